@@ -1,0 +1,70 @@
+import { escapeXml, type WireResponse } from './aws-errors.ts';
+
+/**
+ * The AWS query protocol (STS, SNS): form-encoded POST bodies with flattened parameters
+ * (`Tags.member.1.Key=...`), XML answers wrapped in `<ActionResponse><ActionResult>`.
+ */
+
+/** Form body to an ordered map of parameters (`+` is a space, as in any form body). */
+export function parseFormBody(body: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const [key, value] of new URLSearchParams(body)) params.set(key, value);
+  return params;
+}
+
+/** `Prefix.member.N` values, in order of N (1-based, gaps end the list as AWS does). */
+export function memberList(params: Map<string, string>, prefix: string): string[] {
+  const values: string[] = [];
+  for (let n = 1; params.has(`${prefix}.member.${n}`); n++) {
+    values.push(params.get(`${prefix}.member.${n}`)!);
+  }
+  return values;
+}
+
+/** `Prefix.member.N.Key` / `.Value` pairs. */
+export function memberPairs(
+  params: Map<string, string>,
+  prefix: string,
+): Array<{ Key: string; Value: string }> {
+  const pairs: Array<{ Key: string; Value: string }> = [];
+  for (let n = 1; params.has(`${prefix}.member.${n}.Key`); n++) {
+    pairs.push({
+      Key: params.get(`${prefix}.member.${n}.Key`)!,
+      Value: params.get(`${prefix}.member.${n}.Value`) ?? '',
+    });
+  }
+  return pairs;
+}
+
+/** An XML element tree as nested objects: strings are text, objects are children. */
+export type XmlValue = string | number | { [name: string]: XmlValue | undefined };
+
+export function toXml(name: string, value: XmlValue, indent = ''): string {
+  if (typeof value !== 'object') {
+    return `${indent}<${name}>${escapeXml(String(value))}</${name}>\n`;
+  }
+  const children = Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => toXml(k, v as XmlValue, `${indent}  `))
+    .join('');
+  return `${indent}<${name}>\n${children}${indent}</${name}>\n`;
+}
+
+/** A successful query-protocol answer for `action`. */
+export function queryResponse(
+  action: string,
+  namespace: string,
+  result: XmlValue | undefined,
+  requestId: string,
+): WireResponse {
+  const resultXml = result === undefined ? '' : toXml(`${action}Result`, result, '  ');
+  const body =
+    `<${action}Response xmlns="${namespace}">\n${resultXml}` +
+    `  <ResponseMetadata>\n    <RequestId>${requestId}</RequestId>\n  </ResponseMetadata>\n` +
+    `</${action}Response>\n`;
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
+    body,
+  };
+}
