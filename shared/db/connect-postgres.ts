@@ -1,0 +1,149 @@
+/**
+ * One IAM login to PostgreSQL with `pg`: TLS required and verified, the token handed over as
+ * the password only when the server asks for it, the query run, the connection closed.
+ */
+import { checkServerIdentity } from 'node:tls';
+import type { Client } from 'pg';
+import type { ConnectionProgress } from '#shared/check/check-phase.ts';
+import {
+  CLOSE_TIMEOUT_MS,
+  type DbCheckRequest,
+  type DbCheckTimings,
+  elapsedMs,
+  waitBounded,
+} from './db-check-request.ts';
+import { DbError } from './db-error.ts';
+import { loadTlsTrust } from './tls-trust.ts';
+
+/** The parts of pg's internal Connection this module watches (stable since pg 7). */
+interface PgConnection {
+  stream: { destroy(error?: Error): void; once(event: string, listener: () => void): void };
+  once(event: string, listener: () => void): void;
+}
+
+/**
+ * Connects as `request.user`, runs `request.query` and closes. Resolves with the timings;
+ * rejects with a DbError whose code is the SQLSTATE, the Node code, or `CONNECT_TIMEOUT` /
+ * `QUERY_TIMEOUT` / `TLS_HANDSHAKE_FAILED` / `CONNECTION_CLOSED`. The connection is closed on
+ * every path (destroyed on error).
+ */
+export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckTimings> {
+  const trust = await loadTlsTrust(request.ca);
+  const { default: pg } = await import('pg');
+
+  const client = new pg.Client({
+    host: request.host,
+    port: request.port,
+    user: request.user,
+    ...(request.database === undefined ? {} : { database: request.database }),
+    // pg calls this for the login only; the token never sits in the client's config.
+    password: async () => request.password(),
+    ssl: {
+      secureContext: trust.secureContext,
+      rejectUnauthorized: true,
+      // pg sets the SNI name to the host; the certificate is checked against serverName.
+      checkServerIdentity: (_host, cert) => checkServerIdentity(request.serverName, cert),
+    },
+  });
+  // After connect, pg reports a dropped connection as an 'error' event; unheard, it throws.
+  client.on('error', () => {});
+
+  let progress: ConnectionProgress = 'none';
+  const connection = (client as unknown as { connection: PgConnection }).connection;
+  connection.once('connect', () => {
+    progress = 'tcp';
+  });
+  connection.once('sslconnect', () => {
+    connection.stream.once('secureConnect', () => {
+      progress = 'tls';
+    });
+  });
+  const destroy = () => connection.stream.destroy();
+
+  const started = performance.now();
+  try {
+    await waitBounded(client.connect(), {
+      timeoutMs: request.connectTimeoutMs,
+      signal: request.signal,
+      destroy,
+      onTimeout: () =>
+        new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
+          phase: 'connect',
+          progress,
+        }),
+    });
+  } catch (error) {
+    destroy();
+    throw toDbError(error, 'connect', progress, elapsedMs(started), 0);
+  }
+  const connectMs = elapsedMs(started);
+  progress = 'authenticated';
+
+  const queryStarted = performance.now();
+  const queryTimeoutMs = request.totalTimeoutMs - connectMs;
+  try {
+    await waitBounded(client.query(request.query), {
+      timeoutMs: queryTimeoutMs,
+      signal: request.signal,
+      destroy,
+      onTimeout: () =>
+        new DbError('QUERY_TIMEOUT', `no query result within ${Math.round(queryTimeoutMs)} ms`, {
+          phase: 'query',
+          progress,
+        }),
+    });
+  } catch (error) {
+    destroy();
+    throw toDbError(error, 'query', progress, connectMs, elapsedMs(queryStarted));
+  }
+  const queryMs = elapsedMs(queryStarted);
+
+  await closeGracefully(client, destroy);
+  return { connectMs, queryMs };
+}
+
+async function closeGracefully(client: Client, destroy: () => void): Promise<void> {
+  try {
+    await waitBounded(client.end(), {
+      timeoutMs: CLOSE_TIMEOUT_MS,
+      signal: undefined,
+      destroy,
+      onTimeout: () => new Error('close timed out'),
+    });
+  } catch {
+    // The check already has its answer; a slow goodbye only costs the socket, now destroyed.
+  }
+}
+
+function toDbError(
+  error: unknown,
+  phase: 'connect' | 'query',
+  progress: ConnectionProgress,
+  connectMs: number,
+  queryMs: number,
+): Error {
+  if (error instanceof DbError) {
+    error.connectMs = connectMs;
+    error.queryMs = queryMs;
+    return error;
+  }
+  if (!(error instanceof Error)) return new DbError('UNKNOWN', String(error), { phase });
+
+  const fields = error as Error & { code?: unknown; severity?: unknown };
+  const message = error.message;
+  const timings = { connectMs, queryMs, progress, phase, cause: error };
+
+  // A server ErrorResponse (pg's DatabaseError): the code is the SQLSTATE.
+  if (typeof fields.severity === 'string' && typeof fields.code === 'string') {
+    return new DbError(fields.code, message, { ...timings, sqlState: fields.code });
+  }
+  if (typeof fields.code === 'string' && fields.code !== '') {
+    return new DbError(fields.code, message, timings);
+  }
+
+  // pg raises these without a code: the server refused TLS ('N'), or hung up mid-way.
+  if (phase === 'connect' && progress === 'tcp') {
+    return new DbError('TLS_HANDSHAKE_FAILED', message, timings);
+  }
+  return new DbError('CONNECTION_CLOSED', message, timings);
+}

@@ -1,0 +1,40 @@
+/**
+ * The error a database check raises: the driver's code kept (SQLSTATE, mysql2 code, Node code)
+ * or one of ours (`CONNECT_TIMEOUT`, `QUERY_TIMEOUT`, `TLS_HANDSHAKE_FAILED`, ...), the phase,
+ * and how far the connection got, so the outcome can be decided without reading the message.
+ */
+import type { CheckPhase, ConnectionProgress } from '#shared/check/check-phase.ts';
+import { CanaryError } from '#shared/errors.ts';
+
+export interface DbErrorDetails {
+  cause?: unknown;
+  phase: Extract<CheckPhase, 'connect' | 'query'>;
+  progress?: ConnectionProgress;
+  /** SQLSTATE sent by the server (present only for the server's own errors). */
+  sqlState?: string;
+  /** MySQL server errno (positive), when the server sent one. */
+  errno?: number;
+  /** Time spent connecting (TCP, TLS, login) before the error, in milliseconds. */
+  connectMs?: number;
+  /** Time spent on the query before the error, in milliseconds. */
+  queryMs?: number;
+}
+
+export class DbError extends CanaryError {
+  readonly phase: 'connect' | 'query';
+  readonly progress: ConnectionProgress;
+  readonly sqlState: string | undefined;
+  readonly errno: number | undefined;
+  connectMs: number;
+  queryMs: number;
+
+  constructor(code: string, message: string, details: DbErrorDetails) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.phase = details.phase;
+    this.progress = details.progress ?? 'none';
+    this.sqlState = details.sqlState;
+    this.errno = details.errno;
+    this.connectMs = details.connectMs ?? 0;
+    this.queryMs = details.queryMs ?? 0;
+  }
+}
