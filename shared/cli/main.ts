@@ -19,6 +19,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run rounds in one long-lived process',
     load: async () => (await import('./watch-command.ts')).runWatch,
   },
+  smoke: {
+    summary: 'invoke the deployed smoke function (post-deploy gate) and print its report',
+    load: async () => (await import('./smoke-command.ts')).runSmoke,
+  },
   sandbox: {
     summary: 'the local RDS IAM sandbox: up | down | status | env',
     load: async () => (await import('../../sandbox/cli.ts')).runSandbox,
