@@ -1,5 +1,5 @@
 import type { PolicyStatement } from '#sandbox/fixture-schema.ts';
-import { evaluatePolicy, type PolicyRequest } from './evaluate-policy.ts';
+import { evaluatePolicy, type PolicyEvaluation, type PolicyRequest } from './evaluate-policy.ts';
 import { type Principal, principalArns } from './principal.ts';
 import type { World } from './world.ts';
 
@@ -24,6 +24,13 @@ export interface Authorization {
   outcome: AuthorizationOutcome;
   /** The statements behind the outcome (the Deny that matched, or the Allows). */
   matched: PolicyStatement[];
+  /** Each policy set's own verdict, for the IAM policy simulator's decision details. */
+  evaluations: {
+    organization: PolicyEvaluation;
+    identity: PolicyEvaluation;
+    /** Absent when the principal has no permissions boundary. */
+    boundary?: PolicyEvaluation;
+  };
 }
 
 export function authorizePrincipal(
@@ -40,22 +47,26 @@ export function authorizePrincipal(
     context: { ...principalContext(principal), ...context },
   };
 
-  const org = evaluatePolicy(world.organizationDeny(), request);
-  if (org.decision === 'explicitDeny') return { outcome: 'orgDeny', matched: org.matched };
-
   const { policies, boundary } = world.policiesOf(principal.policyArn);
-  const identity = evaluatePolicy(policies, request);
-  if (identity.decision === 'explicitDeny') {
-    return { outcome: 'explicitDeny', matched: identity.matched };
-  }
-  const bounded = boundary ? evaluatePolicy(boundary, request) : undefined;
-  if (bounded?.decision === 'explicitDeny') {
-    return { outcome: 'explicitDeny', matched: bounded.matched };
-  }
+  const evaluations = {
+    organization: evaluatePolicy(world.organizationDeny(), request),
+    identity: evaluatePolicy(policies, request),
+    boundary: boundary ? evaluatePolicy(boundary, request) : undefined,
+  };
+  const { organization: org, identity, boundary: bounded } = evaluations;
+  const decide = (outcome: AuthorizationOutcome, matched: PolicyStatement[]) => ({
+    outcome,
+    matched,
+    evaluations,
+  });
 
-  if (identity.decision !== 'allowed') return { outcome: 'implicitDeny', matched: [] };
-  if (bounded && bounded.decision !== 'allowed') return { outcome: 'boundaryDeny', matched: [] };
-  return { outcome: 'allowed', matched: identity.matched };
+  if (org.decision === 'explicitDeny') return decide('orgDeny', org.matched);
+  if (identity.decision === 'explicitDeny') return decide('explicitDeny', identity.matched);
+  if (bounded?.decision === 'explicitDeny') return decide('explicitDeny', bounded.matched);
+
+  if (identity.decision !== 'allowed') return decide('implicitDeny', []);
+  if (bounded && bounded.decision !== 'allowed') return decide('boundaryDeny', []);
+  return decide('allowed', identity.matched);
 }
 
 /** Global condition keys that describe the caller (aws:PrincipalTag/<k>, aws:PrincipalArn). */

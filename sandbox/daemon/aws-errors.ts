@@ -5,9 +5,10 @@
  * - query protocol (STS, SNS): XML `<ErrorResponse><Error><Type/><Code/><Message/>...`
  * - JSON 1.0 with awsQueryCompatible (CloudWatch): `{"__type": ..., "message": ...}` and
  *   the header `x-amzn-query-error: <Code>;<Sender|Receiver>`, which the SDK reads first.
+ * - JSON 1.1 (CloudWatch Logs): `{"__type": ..., "message": ...}` alone.
  */
 
-export type WireProtocol = 'query' | 'json';
+export type WireProtocol = 'query' | 'json' | 'json-1.1';
 
 export class AwsError extends Error {
   override name = 'AwsError';
@@ -115,14 +116,17 @@ export function renderError(
   requestId: string,
   xmlNamespace?: string,
 ): WireResponse {
-  if (protocol === 'json') {
+  if (protocol === 'json' || protocol === 'json-1.1') {
+    const headers: Record<string, string> =
+      protocol === 'json'
+        ? {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amzn-query-error': `${error.code};${error.type}`,
+          }
+        : { 'content-type': 'application/x-amz-json-1.1' };
     return {
       status: error.status,
-      headers: {
-        'content-type': 'application/x-amz-json-1.0',
-        'x-amzn-requestid': requestId,
-        'x-amzn-query-error': `${error.code};${error.type}`,
-      },
+      headers: { ...headers, 'x-amzn-requestid': requestId },
       body: JSON.stringify({ __type: error.jsonType ?? error.code, message: error.message }),
     };
   }

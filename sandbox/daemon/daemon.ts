@@ -9,6 +9,9 @@ import { FaultInjector } from './faults.ts';
 import { createAwsHttpServer } from './http-server.ts';
 import { JsonlLog } from './jsonl-log.ts';
 import { cloudWatchService } from './services/cloudwatch.ts';
+import { iamService } from './services/iam.ts';
+import { logsService } from './services/logs.ts';
+import { rdsService } from './services/rds.ts';
 import { snsService } from './services/sns.ts';
 import { stsService } from './services/sts.ts';
 import { ConnectionThrottle } from './throttle.ts';
@@ -75,7 +78,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   let http: HttpServer;
   try {
-    http = createAwsHttpServer(context, [stsService, cloudWatchService, snsService]);
+    http = createAwsHttpServer(context, [
+      stsService,
+      cloudWatchService,
+      snsService,
+      rdsService,
+      iamService,
+      logsService,
+    ]);
     await listen(http, options.awsPort ?? options.fixture.aws.port);
   } catch (error) {
     await closeServer(socket);

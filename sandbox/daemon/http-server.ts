@@ -131,6 +131,7 @@ function callService(
     world: context.world,
     credentials: context.credentials,
     caller: caller.creds,
+    decisionLog: context.decisionLog,
     region: caller.scope.region,
     requestId,
     nowMs,

@@ -36,10 +36,19 @@ export function memberPairs(
   return pairs;
 }
 
-/** An XML element tree as nested objects: strings are text, objects are children. */
-export type XmlValue = string | number | { [name: string]: XmlValue | undefined };
+/**
+ * An XML element tree as nested objects: strings, numbers and booleans are text, objects
+ * are children, an array repeats its element (`{ member: [a, b] }` is two `<member>`s).
+ */
+export type XmlValue =
+  | string
+  | number
+  | boolean
+  | XmlValue[]
+  | { [name: string]: XmlValue | undefined };
 
 export function toXml(name: string, value: XmlValue, indent = ''): string {
+  if (Array.isArray(value)) return value.map((item) => toXml(name, item, indent)).join('');
   if (typeof value !== 'object') {
     return `${indent}<${name}>${escapeXml(String(value))}</${name}>\n`;
   }

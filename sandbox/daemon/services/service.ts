@@ -1,5 +1,7 @@
 import type { WireProtocol, WireResponse } from '../aws-errors.ts';
 import type { CredentialAuthority, ResolvedCredentials } from '../credentials.ts';
+import type { JsonlLog } from '../jsonl-log.ts';
+import type { Decision } from '../verify-token.ts';
 import type { World } from '../world.ts';
 
 /** What every local AWS service gets for one verified request. */
@@ -7,6 +9,8 @@ export interface ServiceContext {
   world: World;
   credentials: CredentialAuthority;
   caller: ResolvedCredentials;
+  /** The token verifier's decisions: what the iam-db-auth-error log serves. */
+  decisionLog: JsonlLog<Decision>;
   /** The region of the request's credential scope. */
   region: string;
   requestId: string;
