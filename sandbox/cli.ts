@@ -12,7 +12,8 @@ import { statePaths } from './servers/state-paths.ts';
 
 const USAGE = `usage: rds-iam-canary sandbox <command>
 
-  up [--fixture FILE]   start (or update) the sandbox; as root
+  up [--fixture FILE] [--quiet]
+                        start (or update) the sandbox; as root
   down [--purge]        stop it and remove its hosts entries and PAM files; --purge: its state too
   status                one line per server; exit 0 when all are up
   env [--json]          the environment to use (export lines, or env.json)
@@ -26,7 +27,10 @@ export async function runSandbox(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'up': {
-        const { values } = parseArgs({ args: rest, options: { fixture: { type: 'string' } } });
+        const { values } = parseArgs({
+          args: rest,
+          options: { fixture: { type: 'string' }, quiet: { type: 'boolean' } },
+        });
         const started = Date.now();
         const { sandboxUp } = await import('./servers/sandbox-up.ts');
         const { requireRoot } = await import('./servers/preflight.ts');
@@ -35,7 +39,12 @@ export async function runSandbox(argv: string[]): Promise<number> {
         const env = await withStateLock(paths, () =>
           sandboxUp({ paths, fixturePath: values.fixture, log }),
         );
-        process.stdout.write(upSummary(env, Date.now() - started));
+        const elapsed = Date.now() - started;
+        process.stdout.write(
+          values.quiet
+            ? `sandbox: up, ${env.instances.length} database instances, ${(elapsed / 1000).toFixed(1)} s\n`
+            : upSummary(env, elapsed),
+        );
         return 0;
       }
       case 'down': {

@@ -87,13 +87,21 @@ function renderPublished(calls: RecordedCall[]): string {
     `  SNS alerts: ${alerts.length}`,
   ];
   for (const alert of alerts) {
-    const attributes = alert.params?.MessageAttributes as
-      | Record<string, { StringValue?: string }>
-      | undefined;
-    const outcome = attributes?.outcome?.StringValue ?? '?';
+    const outcome = queryAttribute(alert.params ?? {}, 'outcome') ?? '?';
     lines.push(`    [${outcome}] ${String(alert.params?.Subject ?? '')}`);
   }
   return lines.join('\n');
+}
+
+/** SNS's query protocol flattens attributes: MessageAttributes.entry.N.Name / .Value.StringValue. */
+function queryAttribute(params: Record<string, unknown>, name: string): string | undefined {
+  for (const [key, value] of Object.entries(params)) {
+    const match = /^MessageAttributes\.entry\.(\d+)\.Name$/.exec(key);
+    if (match && value === name) {
+      return params[`MessageAttributes.entry.${match[1]}.Value.StringValue`] as string | undefined;
+    }
+  }
+  return undefined;
 }
 
 function findPackageRoot(): string {
