@@ -6,7 +6,7 @@
  * - a 200-target round: wall time and peak memory.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { runCheck } from '#shared/check/run-check.ts';
 import { runRound } from '#shared/check/run-round.ts';
 import { RoleSessionCache } from '#shared/credentials/assume-role-chain.ts';
@@ -194,7 +194,9 @@ async function ownOverhead(rows: (string | number)[][]): Promise<void> {
 
 /** `aws rds generate-db-auth-token` then the engine's CLI client, as many teams script it. */
 function peer(rows: (string | number)[][], notes: string[]): void {
-  const aws = spawnSync('aws', ['--version'], { encoding: 'utf8' });
+  // Debian's awscli (scripts/install-bench-tools.sh) rather than whatever `aws` is on PATH.
+  const awsCommand = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
+  const aws = spawnSync(awsCommand, ['--version'], { encoding: 'utf8' });
   if (aws.status !== 0) {
     notes.push('Peer not measured: no `aws` command on this machine.');
     return;
@@ -208,7 +210,7 @@ function peer(rows: (string | number)[][], notes: string[]): void {
     for (let i = 0; i < PEER_ROUNDS; i++) {
       const started = performance.now();
       const token = spawnSync(
-        'aws',
+        awsCommand,
         [
           'rds',
           'generate-db-auth-token',
