@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 // Lambda runtime is nodejs22.x, so on a laptop that notice is noise. Other warnings print.
 process.removeAllListeners('warning');
 process.on('warning', (warning) => {
-  if (warning.name !== 'NodeVersionSupportWarning')
+  if (!`${warning.name} ${warning.message}`.includes('NodeVersionSupportWarning'))
     process.stderr.write(`${warning.stack ?? warning}\n`);
 });
 

@@ -10,6 +10,7 @@ import { runRound } from '#shared/check/run-round.ts';
 import { type CanaryConfig, loadConfig } from '#shared/config/load-config.ts';
 import { selectTargets } from '#shared/config/select-targets.ts';
 import { RoleSessionCache } from '#shared/credentials/assume-role-chain.ts';
+import { createDiagnoser } from '#shared/diagnose/diagnose-failure.ts';
 import { UserInputError } from '#shared/errors.ts';
 import { createLogger } from '#shared/log/logger.ts';
 import { parseSmokeEvent } from '#shared/smoke/parse-smoke-event.ts';
@@ -45,6 +46,7 @@ async function smoke(event: unknown, context: Context): Promise<SmokeReport> {
   // Fresh role sessions for every smoke run: a gate must prove that the trust policies work
   // now, not that a session assumed before the deploy still does.
   const sessionCache = new RoleSessionCache();
+  const diagnose = createDiagnoser();
   logger.info('smoke_started', {
     trigger: request.trigger,
     stack: request.stack,
@@ -58,6 +60,7 @@ async function smoke(event: unknown, context: Context): Promise<SmokeReport> {
         concurrency: settings.concurrency,
         perEndpointConnectionsPerSecond: settings.perEndpointConnectionsPerSecond,
         sessionCache,
+        diagnose,
       }),
     onRetry: (round, failed) =>
       logger.warn('smoke_retry', { round, targets: failed.map((r) => `${r.target} ${r.outcome}`) }),

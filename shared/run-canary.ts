@@ -3,6 +3,7 @@ import type { SNSClient } from '@aws-sdk/client-sns';
 import { type RoundOptions, runRound } from '#shared/check/run-round.ts';
 import type { CanaryConfig } from '#shared/config/load-config.ts';
 import { selectTargets } from '#shared/config/select-targets.ts';
+import { createDiagnoser } from '#shared/diagnose/diagnose-failure.ts';
 import type { Logger } from '#shared/log/logger.ts';
 import { redactValue } from '#shared/log/redact.ts';
 import { type PublishAlertsResult, publishAlerts } from '#shared/publish/publish-alerts.ts';
@@ -46,6 +47,11 @@ export interface RunCanaryOptions {
    * is published, since the cut targets did not really fail.
    */
   signal?: AbortSignal;
+  /**
+   * Diagnoses each failed check (issue 5). Left out: the default diagnoser, which uses the
+   * default credential chain for its optional AWS look-ups. `false`: no diagnosis.
+   */
+  diagnose?: RoundOptions['diagnose'] | false;
 }
 
 export interface CanaryRun {
@@ -71,6 +77,7 @@ export async function runCanary(
     perEndpointConnectionsPerSecond: config.settings.perEndpointConnectionsPerSecond,
     ...(options.sessionCache ? { sessionCache: options.sessionCache } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.diagnose === false ? {} : { diagnose: options.diagnose ?? createDiagnoser() }),
     onResult: (result: CheckResult) => {
       logResult(logger, result);
       options.onResult?.(result);

@@ -19,6 +19,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run rounds in one long-lived process',
     load: async () => (await import('./watch-command.ts')).runWatch,
   },
+  diagnose: {
+    summary: 'check one target with every diagnosis source and print the findings in full',
+    load: async () => (await import('./diagnose-command.ts')).runDiagnose,
+  },
   smoke: {
     summary: 'invoke the deployed smoke function (post-deploy gate) and print its report',
     load: async () => (await import('./smoke-command.ts')).runSmoke,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readCanaryEnv } from '#shared/config/canary-env.ts';
 import { loadConfig } from '#shared/config/load-config.ts';
+import { lintTargets } from '#shared/diagnose/lint-config.ts';
 import { reportUserError } from './report-user-error.ts';
 
 const USAGE = `usage: rds-iam-canary validate [--config FILE] [--json]
@@ -43,6 +44,12 @@ export async function runValidate(argv: string[]): Promise<number> {
     process.stdout.write(
       `${config.path}: valid, ${config.targets.length} targets\n${lines.join('\n')}\n`,
     );
+
+    // Lint: things that are valid but likely wrong (a CNAME without signingHost, ...).
+    // Warnings keep the exit status 0.
+    for (const w of lintTargets(config.targets)) {
+      process.stdout.write(`warning ${w.path}: ${w.message} (fix: ${w.fix})\n`);
+    }
     return 0;
   } catch (error) {
     return reportUserError(error);
