@@ -1,7 +1,7 @@
 /**
  * The scheduled canary Lambda: one round over every configured target, metrics and alerts
  * published, one JSON log line per target, the report returned. Settings come from
- * CANARY_CONFIG, CANARY_ALERT_TOPIC_ARN and CANARY_METRIC_NAMESPACE (docs/configuration.md).
+ * CANARY_CONFIG, CANARY_ALERT_TOPIC_ARN and CANARY_METRIC_NAMESPACE (README.md, "Configuration").
  */
 import middy from '@middy/core';
 import { readCanaryEnv } from '#shared/config/canary-env.ts';

@@ -14,7 +14,7 @@ export function renderConfigJsonSchema(): string {
     $schema,
     title: 'rds-iam-canary configuration',
     description:
-      'Targets the canary logs in to with IAM database authentication. See docs/configuration.md.',
+      'Targets the canary logs in to with IAM database authentication. See the Configuration section of README.md.',
     ...rest,
   };
   return `${JSON.stringify(document, null, 2)}\n`;
