@@ -10,9 +10,28 @@
  * - zod's translated error messages (every language but English, ~100 KB): the config
  *   loader reports in English.
  *
+ * And with code splitting on (serverless.yml `splitting: true`), a function's chunks go in
+ * `<dir>/<entry name>.chunks/`: serverless-esbuild's per-function zip leaves out every file
+ * named after another function's bundle (`functions/smoke.*` from canary.zip), so each zip
+ * holds its own chunks only.
+ *
  * `npm run bench` (bench/bundle.bench.ts) measures the bundles with and without these.
  */
 'use strict';
+
+const path = require('node:path');
+
+const chunksBesideEntry = {
+  name: 'chunks-beside-entry',
+  setup(build) {
+    const options = build.initialOptions;
+    const entries = Array.isArray(options.entryPoints) ? options.entryPoints : [];
+    if (!options.splitting || options.chunkNames || entries.length !== 1) return;
+    const entry = typeof entries[0] === 'string' ? entries[0] : entries[0].in;
+    const name = path.basename(entry, path.extname(entry));
+    options.chunkNames = `${name}.chunks/[name]-[hash]`;
+  },
+};
 
 const leanIconv = {
   name: 'lean-iconv-lite',
@@ -42,4 +61,4 @@ const leanZodLocales = {
   },
 };
 
-module.exports = [leanIconv, leanZodLocales];
+module.exports = [leanIconv, leanZodLocales, chunksBesideEntry];

@@ -3,7 +3,8 @@
  * the CloudFormation it writes: what the deployment would create, checked offline.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +98,80 @@ function arnText(resource: unknown): string {
 function resourceList(statement: Statement): unknown[] {
   return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
 }
+
+/** Runs a command to its end; rejects with its output if it exits non-zero. */
+async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ stdout: string }> {
+  const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`${command} exited ${code}:\n${stderr}${stdout}`);
+  return { stdout };
+}
+
+/** The file names in a zip, as `unzip -Z1` lists them. */
+async function zipListing(zip: string): Promise<string[]> {
+  const { stdout } = await run('unzip', ['-Z1', zip]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** One target per engine, on a closed port: each check loads its driver, then is refused. */
+function closedConfig(port: number): string {
+  return [
+    'defaults: { region: eu-west-1, user: canary_iam, tls: { ca: rds }, timeoutMs: 3000 }',
+    'targets:',
+    `  - { name: pg-closed, engine: postgres, host: 127.0.0.1, port: ${port} }`,
+    `  - { name: mysql-closed, engine: mysql, host: 127.0.0.1, port: ${port} }`,
+    '',
+  ].join('\n');
+}
+
+interface InvokeOutcome {
+  error?: { name: string; code: string };
+  results?: { target: string; outcome: string }[];
+}
+
+/**
+ * Run in the unzipped package by a fresh `node` (no node_modules anywhere above it): imports
+ * the handler as Lambda does, invokes it once and prints the outcome as the last line.
+ */
+const INVOKE = `
+const fn = process.argv[1];
+const { handler } = await import(new URL('functions/' + fn + '.mjs', 'file://' + process.cwd() + '/').href);
+// The smoke run gets too little time for a retry round; the canary enough for its margins.
+const remaining = fn === 'smoke' ? 10000 : 30000;
+const context = { getRemainingTimeInMillis: () => remaining, functionName: fn, awsRequestId: 'test' };
+const event = fn === 'smoke' ? {} : { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+let error;
+let report;
+try {
+  report = await handler(event, context);
+} catch (caught) {
+  error = { name: caught.name, code: caught.code };
+  report = caught.report;
+}
+const results = report?.results.map((r) => ({ target: r.target, outcome: r.outcome }));
+process.stdout.write('\\n' + JSON.stringify({ error, results }) + '\\n');
+`;
 
 afterAll(() => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -363,21 +438,65 @@ describe('serverless package with the test config', () => {
     }
   });
 
-  it('packages one minified bundle per function with the config and its CA file', () => {
-    const listing = (zip: string) => {
-      const bytes = readFileSync(join(packaged.out, zip));
-      return bytes.toString('latin1');
-    };
+  it('packages each function with its own bundle and chunks, the config and its CA file', async () => {
+    for (const fn of ['canary', 'smoke'] as const) {
+      const names = await zipListing(join(packaged.out, `${fn}.zip`));
+      const other = fn === 'canary' ? 'smoke' : 'canary';
+      const code = names.filter((n) => n.endsWith('.mjs'));
 
-    for (const zip of ['canary.zip', 'smoke.zip']) {
-      const names = listing(zip);
       expect(names).toContain(CONFIG);
       expect(names).toContain('test/fixtures/deploy-ca.pem');
-      expect(names).toContain(`functions/${zip.replace('.zip', '')}.mjs`);
-      expect(names).not.toContain('node_modules/');
+      expect(code).toContain(`functions/${fn}.mjs`);
+      expect(code.length).toBeGreaterThan(1);
+      for (const file of code) {
+        expect(file === `functions/${fn}.mjs` || file.startsWith(`functions/${fn}.chunks/`)).toBe(
+          true,
+        );
+      }
+      expect(names.some((n) => n.startsWith(`functions/${other}`))).toBe(false);
+      expect(names.some((n) => n.includes('node_modules/'))).toBe(false);
     }
     expect(statSync(join(packaged.out, 'canary.zip')).size).toBeLessThan(1_000_000);
   });
+
+  it(
+    'runs each handler from its unzipped package, loading drivers and diagnosis from chunks',
+    async () => {
+      const port = await closedPort();
+      for (const fn of ['smoke', 'canary'] as const) {
+        const dir = scratchDir(`rds-iam-canary-unzipped-${fn}-`);
+        await run('unzip', ['-q', join(packaged.out, `${fn}.zip`), '-d', dir]);
+        writeFileSync(join(dir, 'closed.canary.yaml'), closedConfig(port));
+
+        const ran = await run(process.execPath, ['--input-type=module', '-e', INVOKE, fn], {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH ?? '',
+            AWS_REGION: 'eu-west-1',
+            AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+            AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+            // Metrics, alerts and diagnosis calls go to a closed loopback port.
+            AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+            CANARY_CONFIG: 'closed.canary.yaml',
+            CANARY_ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:rds-iam-canary-alerts',
+          },
+        });
+        const outcome = JSON.parse(ran.stdout.trim().split('\n').at(-1)!) as InvokeOutcome;
+
+        expect(outcome.results).toEqual([
+          { target: 'pg-closed', outcome: 'CONNECTION_REFUSED' },
+          { target: 'mysql-closed', outcome: 'CONNECTION_REFUSED' },
+        ]);
+        if (fn === 'smoke') {
+          // Lambda reports error.name as errorType; `rds-iam-canary smoke` reads it.
+          expect(outcome.error).toEqual({ name: 'SmokeFailedError', code: 'SMOKE_FAILED' });
+        } else {
+          expect(outcome.error).toBeUndefined();
+        }
+      }
+    },
+    PACKAGE_TIMEOUT_MS,
+  );
 });
 
 describe('serverless package refusals', () => {
