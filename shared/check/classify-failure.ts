@@ -107,8 +107,8 @@ const AUTH_SQLSTATES = new Set(['28000', '28P01']);
 /**
  * Classifies any thrown value. Never throws: an unknown shape is a `CANARY_ERROR`.
  *
- * Fields read (each optional): `code`, `name`, `phase`, `progress`, `sqlState`, `errno`,
- * `httpStatus`, `$metadata.httpStatusCode`, `message`. `phase` defaults to `check`.
+ * Fields read (each optional): `code`, `name`, `phase`, `progress`, `tlsStarted`, `sqlState`,
+ * `errno`, `httpStatus`, `$metadata.httpStatusCode`, `message`. `phase` defaults to `check`.
  *
  * @example classifyFailure({ phase: 'connect', code: '28000', message: 'PAM ...' })
  * // { outcome: 'AUTH_REJECTED', code: '28000', ... }
@@ -129,6 +129,8 @@ interface ErrorFields {
   name: string;
   phase: CheckPhase;
   progress: ConnectionProgress;
+  /** False when TLS negotiation never began; undefined when not known. */
+  tlsStarted: boolean | undefined;
   sqlState: string;
   errno: number | undefined;
   httpStatus: number | undefined;
@@ -193,9 +195,11 @@ function decideDatabase(e: ErrorFields, code: string): { outcome: Outcome; trans
   if (CONNECT_TIMEOUT_CODES.has(code)) return { outcome: 'CONNECT_TIMEOUT', transient: true };
   if (isTlsCode(code)) return fixed('TLS_ERROR');
   if (CONNECTION_LOST_CODES.has(code)) {
-    // Dropped before TLS completed: the TLS negotiation failed. After TLS: the server ended
-    // the login without an error packet.
-    return fixed(e.progress === 'none' || e.progress === 'tcp' ? 'TLS_ERROR' : 'DATABASE_ERROR');
+    // Dropped during TLS negotiation: the negotiation failed. Before it began (a MySQL server
+    // that hung up before its greeting) or after TLS: the server ended the connection without
+    // a word, a database-side failure (or a proxy in front of it), not a certificate problem.
+    const duringTls = (e.progress === 'none' || e.progress === 'tcp') && e.tlsStarted !== false;
+    return fixed(duringTls ? 'TLS_ERROR' : 'DATABASE_ERROR');
   }
   return fixed('CANARY_ERROR');
 }
@@ -226,23 +230,42 @@ const PHASES = new Set<string>([
 const PROGRESS = new Set<string>(['none', 'tcp', 'tls', 'authenticated']);
 
 function readFields(error: unknown): ErrorFields {
-  const o = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
-  const metadata = (
-    typeof o.$metadata === 'object' && o.$metadata !== null ? o.$metadata : {}
-  ) as Record<string, unknown>;
-  const status = asNumber(o.httpStatus) ?? asNumber(metadata.httpStatusCode);
+  // Each read is guarded: a thrown value may be a Proxy or carry throwing getters, and the
+  // classifier must still answer (the round reports every target once).
+  const o = typeof error === 'object' && error !== null ? error : {};
+  const field = (from: object, key: string): unknown => {
+    try {
+      return (from as Record<string, unknown>)[key];
+    } catch {
+      return undefined;
+    }
+  };
+  const code = field(o, 'code');
+  const name = field(o, 'name');
+  const phase = field(o, 'phase');
+  const progress = field(o, 'progress');
+  const tlsStarted = field(o, 'tlsStarted');
+  const sqlState = field(o, 'sqlState');
+  const message = field(o, 'message');
+  const metadata = field(o, '$metadata');
+  const status =
+    asNumber(field(o, 'httpStatus')) ??
+    (typeof metadata === 'object' && metadata !== null
+      ? asNumber(field(metadata, 'httpStatusCode'))
+      : undefined);
 
   return {
-    code: typeof o.code === 'string' ? o.code : typeof o.code === 'number' ? String(o.code) : '',
-    name: typeof o.name === 'string' && o.name !== 'Error' ? o.name : '',
-    phase: (typeof o.phase === 'string' && PHASES.has(o.phase) ? o.phase : 'check') as CheckPhase,
-    progress: (typeof o.progress === 'string' && PROGRESS.has(o.progress)
-      ? o.progress
+    code: typeof code === 'string' ? code : typeof code === 'number' ? String(code) : '',
+    name: typeof name === 'string' && name !== 'Error' ? name : '',
+    phase: (typeof phase === 'string' && PHASES.has(phase) ? phase : 'check') as CheckPhase,
+    progress: (typeof progress === 'string' && PROGRESS.has(progress)
+      ? progress
       : 'none') as ConnectionProgress,
-    sqlState: typeof o.sqlState === 'string' ? o.sqlState : '',
-    errno: asNumber(o.errno),
+    tlsStarted: typeof tlsStarted === 'boolean' ? tlsStarted : undefined,
+    sqlState: typeof sqlState === 'string' ? sqlState : '',
+    errno: asNumber(field(o, 'errno')),
     httpStatus: status,
-    message: typeof o.message === 'string' ? o.message : typeof error === 'string' ? error : '',
+    message: typeof message === 'string' ? message : typeof error === 'string' ? error : '',
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * A per-endpoint limit on new connections. RDS throttles IAM-authenticated connections per
+ * A per-endpoint limit on new IAM logins. RDS throttles IAM-authenticated connections per
  * instance; the canary must never be the one that trips it (field case F7).
  */
 
@@ -20,18 +20,26 @@ interface Endpoint {
 export interface RateLimiterOptions {
   /** Clock in milliseconds. Left out: performance.now. */
   now?: () => number;
+  /**
+   * How much the delay between a grant and the moment the server counts it may vary, in ms.
+   * Grants are spaced as if the one-second window were this much longer, so that `perSecond + 1`
+   * grants span at least 1000 + jitterMs ms and the server still sees at most `perSecond` in
+   * any second when one login reaches it that much sooner than another. Left out: 0.
+   */
+  jitterMs?: number;
 }
 
 /**
- * Grants at most `perSecond` starts per endpoint in any one-second window by spacing them at
- * least 1000 / perSecond ms apart. No bursts: a burst that the server sees a little later
- * than the next one (login latency varies) could put twice the limit in one of its windows;
- * evenly spaced starts put at most one extra there. Waiters are served first come, first
- * served; the timers are unref'd and never keep a process alive.
+ * Grants at most `perSecond` turns per endpoint in any one-second window by spacing them at
+ * least (1000 + jitterMs) / perSecond ms apart. No bursts: a burst that the server sees a
+ * little later than the next one (login latency varies) could put twice the limit in one of
+ * its windows; evenly spaced turns put at most one extra there, and `jitterMs` covers that one.
+ * Waiters are served first come, first served; the timers are unref'd and never keep a process
+ * alive.
  *
  * @example
- * const limiter = new EndpointRateLimiter(10);
- * await limiter.acquire('orders.example:5432', signal); // then sign a token and connect
+ * const limiter = new EndpointRateLimiter(10, { jitterMs: 50 });
+ * await limiter.acquire('orders.example:5432', signal); // then hand the token to the server
  */
 export class EndpointRateLimiter {
   private readonly endpoints = new Map<string, Endpoint>();
@@ -43,8 +51,10 @@ export class EndpointRateLimiter {
     options: RateLimiterOptions = {},
   ) {
     if (!(perSecond > 0)) throw new RangeError('perSecond must be above 0');
+    const jitterMs = options.jitterMs ?? 0;
+    if (!(jitterMs >= 0)) throw new RangeError('jitterMs must be 0 or more');
     this.now = options.now ?? (() => performance.now());
-    this.intervalMs = 1000 / perSecond;
+    this.intervalMs = (1000 + jitterMs) / perSecond;
   }
 
   /**

@@ -12,6 +12,7 @@ import {
 import { connectMysql } from '#shared/db/connect-mysql.ts';
 import { connectPostgres } from '#shared/db/connect-postgres.ts';
 import type { DbCheckRequest, DbCheckTimings } from '#shared/db/db-check-request.ts';
+import { DbError } from '#shared/db/db-error.ts';
 import type { CheckResult, Finding, PhaseTimings, ResolvedTarget } from '#shared/report/types.ts';
 import { type SignedToken, type SignTokenRequest, signToken } from '#shared/token/sign-token.ts';
 import { CheckTimeoutError } from './check-timeout-error.ts';
@@ -35,7 +36,11 @@ const CONNECT_SHARE = 0.5;
 /** A retry is not started with less time than this left: it could not finish. */
 const MIN_ATTEMPT_MS = 200;
 
-/** Timers inside an attempt end this much before the budget, so their error wins the race. */
+/**
+ * Timers inside an attempt end this much before the budget, so their error wins the race. (When
+ * the budget's abort still lands first, in the connect or query phase, the connector names it
+ * by that phase's timeout.)
+ */
 const FINISH_GUARD_MS = 20;
 
 /** Diagnosis of a failed check may add at most this much (issue: diagnosis). */
@@ -104,6 +109,11 @@ const CONNECTORS = { postgres: connectPostgres, mysql: connectMysql };
  * with backoff, each with a fresh token; AUTH_REJECTED on a `connect` target is retried once
  * with fresh credentials (the chain's cached sessions dropped), since IAM changes take seconds
  * to propagate. Reported timings are the deciding attempt's; totalMs covers the whole check.
+ *
+ * The per-endpoint rate limit paces starts (before signing) and, what the server counts, the
+ * moments the token is handed over (between TLS and login): `connectMs` is TCP, TLS and login
+ * without the wait for that turn, which counts in `totalMs` only; `tokenAgeSeconds` is the
+ * token's age when it was handed over.
  */
 export async function runCheck(
   target: ResolvedTarget,
@@ -202,8 +212,11 @@ async function runAttempt(
     timings.assumeRoleMs = elapsed(t);
     principal = chain.principal;
 
-    // Wait for the endpoint's rate limit before signing, so the token is fresh when used.
-    await options.rateLimiter?.acquire(`${target.host}:${target.port}`, signal);
+    // Starts are paced too, so that a queue for a busy endpoint waits here, before TCP, and
+    // not on an open connection; the turn that counts is taken when the token is handed over.
+    const limiter = options.rateLimiter;
+    const endpoint = `${target.host}:${target.port}`;
+    await limiter?.acquire(`start ${endpoint}`, signal);
 
     t = performance.now();
     const signed = await raceSignal(
@@ -225,8 +238,15 @@ async function runAttempt(
       credentialsExpiration: chain.credentials.expiration,
     };
 
-    const remaining = deadline - performance.now() - FINISH_GUARD_MS;
+    // The server counts an IAM authentication when the token arrives, so the endpoint's rate
+    // limit is taken there: after TCP and TLS, whose time varies from login to login.
+    const handOver = () => {
+      usedAt = Date.now();
+      return signed.token;
+    };
     const connect = options.connect?.[target.engine] ?? CONNECTORS[target.engine];
+    const startedAt = performance.now();
+    const remaining = deadline - startedAt - FINISH_GUARD_MS;
     const db = await connect({
       host: target.host,
       port: target.port,
@@ -234,13 +254,12 @@ async function runAttempt(
       ca: target.tls.ca,
       user: target.user,
       ...(target.database === undefined ? {} : { database: target.database }),
-      password: () => {
-        usedAt = Date.now();
-        return signed.token;
-      },
+      password: handOver,
+      ...(limiter ? { waitForTurn: () => limiter.acquire(`login ${endpoint}`, signal) } : {}),
       query: target.query,
       connectTimeoutMs: Math.max(1, Math.min(target.timeoutMs * CONNECT_SHARE, remaining)),
       totalTimeoutMs: Math.max(1, remaining),
+      startedAt,
       signal,
     });
     timings.connectMs = db.connectMs;
@@ -258,9 +277,7 @@ async function runAttempt(
     return { timings, principal, tokenAgeSeconds, failure: null, token };
   } catch (error) {
     const failure = classifyFailure(error);
-    const fields = error as { connectMs?: unknown; queryMs?: unknown };
-    if (typeof fields.connectMs === 'number') timings.connectMs = fields.connectMs;
-    if (typeof fields.queryMs === 'number') timings.queryMs = fields.queryMs;
+    Object.assign(timings, dbTimings(error));
     if (token && usedAt !== undefined) tokenAgeSeconds = ageSeconds(usedAt, token.signedAt);
     return {
       timings,
@@ -345,6 +362,15 @@ function outerReason(signal: AbortSignal): unknown {
   return signal.reason instanceof CheckTimeoutError
     ? signal.reason
     : new CheckTimeoutError('ROUND_DEADLINE', 'the round ended before this check finished');
+}
+
+/** The phase timings a DbError carries; nothing for any other thrown value, however odd. */
+function dbTimings(error: unknown): Partial<DbCheckTimings> {
+  try {
+    return error instanceof DbError ? { connectMs: error.connectMs, queryMs: error.queryMs } : {};
+  } catch {
+    return {};
+  }
 }
 
 function ageSeconds(usedAt: number, signedAt: number): number {

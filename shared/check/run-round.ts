@@ -25,6 +25,15 @@ export const DEFAULT_CONCURRENCY = 8;
  */
 export const DEFAULT_CONNECTIONS_PER_SECOND = 10;
 
+/**
+ * The limiter grants a login its turn when the token is handed over; the server counts the
+ * login a few milliseconds later, after the driver, the server and its IAM check. Spacing the
+ * turns for a window this much longer than a second (5% of the rate) keeps the server's count
+ * within the limit when that delay varies from one login to the next (a few milliseconds on
+ * loopback, more on a busy host or network).
+ */
+const LOGIN_JITTER_MS = 50;
+
 /** No check starts with less than this left before the deadline: it could not finish. */
 export const DEFAULT_MIN_CHECK_MS = 1000;
 
@@ -97,6 +106,7 @@ export async function runRound(
   const minCheckMs = options.minCheckMs ?? DEFAULT_MIN_CHECK_MS;
   const limiter = new EndpointRateLimiter(
     options.perEndpointConnectionsPerSecond ?? DEFAULT_CONNECTIONS_PER_SECOND,
+    { jitterMs: LOGIN_JITTER_MS },
   );
   const checkOptions: Omit<RunCheckOptions, 'signal' | 'budgetMs'> = {
     sessionCache: options.sessionCache ?? defaultSessionCache(),
@@ -195,10 +205,19 @@ async function checkBounded(
   try {
     return await Promise.race([check(target, options), straggler]);
   } catch (error) {
-    const message = redactTokens(error instanceof Error ? error.message : String(error), []);
-    return failedResult(target, 'CANARY_ERROR', 'CHECK_CRASHED', message, 1);
+    return failedResult(target, 'CANARY_ERROR', 'CHECK_CRASHED', crashMessage(error), 1);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** What a crashed check threw, as text; a value whose reading throws too says only that. */
+function crashMessage(error: unknown): string {
+  try {
+    const message = error instanceof Error ? error.message : String(error);
+    return redactTokens(typeof message === 'string' ? message : String(message), []);
+  } catch {
+    return 'the check crashed with a value that cannot be read';
   }
 }
 

@@ -64,7 +64,7 @@ export function parseConfig(text: string, options: ParseOptions): CanaryConfig {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const { path, message } = describeIssue(issue);
-    throw new ConfigError(options.file, path, message);
+    throw new ConfigError(options.file, path, printable(message));
   }
 
   try {
@@ -77,7 +77,9 @@ export function parseConfig(text: string, options: ParseOptions): CanaryConfig {
     return { path: options.file, targets, settings };
   } catch (error) {
     if (error instanceof UserInputError) {
-      throw new ConfigError(options.file, error.path, stripPath(error), { cause: error });
+      throw new ConfigError(options.file, printable(error.path), printable(stripPath(error)), {
+        cause: error,
+      });
     }
     throw error;
   }
@@ -112,7 +114,7 @@ function parseYaml(text: string, file: string): unknown {
     const pos = problem.linePos?.[0];
     const where = pos ? `line ${pos.line}, column ${pos.col}` : '';
     const what = problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '');
-    throw new ConfigError(file, where, `${what}: fix the YAML (or JSON) syntax`);
+    throw new ConfigError(file, where, `${printable(what)}: fix the YAML (or JSON) syntax`);
   }
 
   try {
@@ -139,9 +141,21 @@ export function formatPath(path: readonly PropertyKey[]): string {
     if (typeof key === 'number') out += `[${key}]`;
     else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) {
       out += out ? `.${key}` : key;
-    } else out += `[${JSON.stringify(String(key))}]`;
+    } else out += `[${printable(JSON.stringify(String(key)))}]`;
   }
   return out || '(root)';
+}
+
+/**
+ * `text` with everything outside printable ASCII written as `\uXXXX`: C0 and C1 controls
+ * and DEL from a config file would otherwise reach the terminal that prints the error
+ * (U+009B is the 8-bit CSI), and other characters could pass for ones they are not.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Zod's default messages start like this; a message set in the schema does not. */
@@ -242,7 +256,7 @@ function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') {
     const shown = value.length > 40 ? `${value.slice(0, 37)}...` : value;
-    return JSON.stringify(redactText(shown));
+    return printable(JSON.stringify(redactText(shown)));
   }
   return `${typeof value} ${String(value)}`;
 }

@@ -8,7 +8,9 @@ import { TLSSocket } from 'node:tls';
 import type { AuthPlugin, Connection, ConnectionOptions } from 'mysql2';
 import type { ConnectionProgress } from '#shared/check/check-phase.ts';
 import {
+  boundAfter,
   CLOSE_TIMEOUT_MS,
+  ConnectionClock,
   type DbCheckRequest,
   type DbCheckTimings,
   elapsedMs,
@@ -26,12 +28,16 @@ const sslOptions = new WeakMap<TlsTrust, ConnectionOptions['ssl']>();
 /**
  * Connects as `request.user`, runs `request.query` and closes. Resolves with the timings;
  * rejects with a DbError whose code is mysql2's (`ER_ACCESS_DENIED_ERROR`, errno 1045), the
- * Node code, or `CONNECT_TIMEOUT` / `QUERY_TIMEOUT` / `CLEARTEXT_WITHOUT_TLS`.
+ * Node code, or `CONNECT_TIMEOUT` / `QUERY_TIMEOUT` / `CLEARTEXT_WITHOUT_TLS`, or `CHECK_TIMEOUT`
+ * when the whole call's time ran out while the login waited for its turn to send the token. A
+ * connection lost before the server's greeting carries `tlsStarted: false`: TLS was never
+ * offered.
  *
  * The connection always uses TLS: the TCP socket is opened here to `host` while mysql2 is
  * told the `serverName`, which it uses for SNI and for the certificate's host-name check.
  */
 export async function connectMysql(request: DbCheckRequest): Promise<DbCheckTimings> {
+  const clock = new ConnectionClock(request);
   const trust = await loadTlsTrust(request.ca);
   const { default: mysql } = await import('mysql2');
 
@@ -56,7 +62,7 @@ export async function connectMysql(request: DbCheckRequest): Promise<DbCheckTimi
     // Our own timers bound the connection; mysql2's would race them.
     connectTimeout: 0,
     authPlugins: {
-      mysql_clear_password: clearPasswordOverTlsOnly(request.password, () => {
+      mysql_clear_password: clearPasswordOverTlsOnly(clock.passwordAfterTurn(request), () => {
         refusedCleartext = true;
       }),
     },
@@ -71,41 +77,59 @@ export async function connectMysql(request: DbCheckRequest): Promise<DbCheckTimi
   const started = performance.now();
   try {
     await waitBounded(waitForLogin(connection), {
-      timeoutMs: request.connectTimeoutMs,
+      bound: clock.connectBound,
       signal: request.signal,
       destroy,
-      onTimeout: () =>
-        new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
-          phase: 'connect',
-          progress: progressOf(connection, progress),
-        }),
+      onTimeout: (budget) =>
+        clock.holding
+          ? new DbError('CHECK_TIMEOUT', 'the time ran out while the login waited for the token', {
+              phase: 'connect',
+              progress: progressOf(connection, progress),
+              cause: budget,
+            })
+          : new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
+              phase: 'connect',
+              progress: progressOf(connection, progress),
+              cause: budget,
+            }),
     });
   } catch (error) {
     const reached = progressOf(connection, progress);
+    const greeted = greetingReceived(connection);
     destroy();
     if (refusedCleartext) {
       throw new DbError('CLEARTEXT_WITHOUT_TLS', 'refused to send the token without TLS', {
         phase: 'connect',
         progress: reached,
-        connectMs: elapsedMs(started),
+        connectMs: clock.elapsedLessHeld(started),
       });
     }
-    throw toDbError(withTlsCode(error, connection), 'connect', reached, elapsedMs(started), 0);
+    const failure = toDbError(
+      withTlsCode(error, connection),
+      'connect',
+      reached,
+      clock.elapsedLessHeld(started),
+      0,
+    );
+    // mysql2 asks for TLS right after the greeting: lost before it, TLS was never offered.
+    if (failure instanceof DbError && !greeted) failure.tlsStarted = false;
+    throw failure;
   }
-  const connectMs = elapsedMs(started);
+  const connectMs = clock.elapsedLessHeld(started);
   progress = 'authenticated';
 
   const queryStarted = performance.now();
-  const queryTimeoutMs = request.totalTimeoutMs - connectMs;
+  const queryTimeoutMs = Math.round(clock.deadline - queryStarted);
   try {
     await waitBounded(runQuery(connection, request.query), {
-      timeoutMs: queryTimeoutMs,
+      bound: clock.callBound,
       signal: request.signal,
       destroy,
-      onTimeout: () =>
-        new DbError('QUERY_TIMEOUT', `no query result within ${Math.round(queryTimeoutMs)} ms`, {
+      onTimeout: (budget) =>
+        new DbError('QUERY_TIMEOUT', `no query result within ${queryTimeoutMs} ms`, {
           phase: 'query',
           progress,
+          cause: budget,
         }),
     });
   } catch (error) {
@@ -124,19 +148,32 @@ export async function connectMysql(request: DbCheckRequest): Promise<DbCheckTimi
  * is the opt-in, and the guard that a token never travels in clear text (field case F1).
  */
 export function clearPasswordOverTlsOnly(
-  password: () => string,
+  password: () => string | Promise<string>,
   onRefused: () => void,
 ): AuthPlugin {
   return ({ connection }) =>
     () => {
-      const stream = (connection as unknown as { stream?: unknown }).stream;
-      if (!(stream instanceof TLSSocket) || !stream.encrypted || !stream.authorized) {
-        onRefused();
-        throw new DbError('CLEARTEXT_WITHOUT_TLS', 'refused to send the token without TLS', {
-          phase: 'connect',
-        });
-      }
-      return Buffer.from(`${password()}\0`);
+      const refuseUnlessVerifiedTls = () => {
+        const stream = (connection as unknown as { stream?: unknown }).stream;
+        if (!(stream instanceof TLSSocket) || !stream.encrypted || !stream.authorized) {
+          onRefused();
+          throw new DbError('CLEARTEXT_WITHOUT_TLS', 'refused to send the token without TLS', {
+            phase: 'connect',
+          });
+        }
+      };
+      refuseUnlessVerifiedTls();
+
+      const token = password();
+      if (typeof token === 'string') return Buffer.from(`${token}\0`);
+      // mysql2 accepts a Promise here. Checked again once the token is ready: the rule holds
+      // at the moment it is sent, not only when it was asked for.
+      const answer = async (): Promise<Buffer> => {
+        const value = await token;
+        refuseUnlessVerifiedTls();
+        return Buffer.from(`${value}\0`);
+      };
+      return answer();
     };
 }
 
@@ -169,7 +206,7 @@ async function closeGracefully(connection: Connection, destroy: () => void): Pro
         connection.end((error) => (error ? reject(error) : resolve()));
       }),
       {
-        timeoutMs: CLOSE_TIMEOUT_MS,
+        bound: boundAfter(CLOSE_TIMEOUT_MS),
         signal: undefined,
         destroy,
         onTimeout: () => new Error('close timed out'),
@@ -194,6 +231,13 @@ function withTlsCode(error: unknown, connection: Connection): unknown {
   return Object.assign(new Error((error as Error).message, { cause: error }), {
     code: verification,
   });
+}
+
+/** mysql2 records the server's capabilities when it has parsed the greeting. */
+function greetingReceived(connection: Connection): boolean {
+  const flags = (connection as unknown as { serverCapabilityFlags?: unknown })
+    .serverCapabilityFlags;
+  return typeof flags === 'number' && flags !== 0;
 }
 
 function progressOf(connection: Connection, progress: ConnectionProgress): ConnectionProgress {

@@ -6,7 +6,9 @@ import { checkServerIdentity } from 'node:tls';
 import type { Client } from 'pg';
 import type { ConnectionProgress } from '#shared/check/check-phase.ts';
 import {
+  boundAfter,
   CLOSE_TIMEOUT_MS,
+  ConnectionClock,
   type DbCheckRequest,
   type DbCheckTimings,
   elapsedMs,
@@ -24,10 +26,12 @@ interface PgConnection {
 /**
  * Connects as `request.user`, runs `request.query` and closes. Resolves with the timings;
  * rejects with a DbError whose code is the SQLSTATE, the Node code, or `CONNECT_TIMEOUT` /
- * `QUERY_TIMEOUT` / `TLS_HANDSHAKE_FAILED` / `CONNECTION_CLOSED`. The connection is closed on
- * every path (destroyed on error).
+ * `QUERY_TIMEOUT` / `TLS_HANDSHAKE_FAILED` / `CONNECTION_CLOSED`, or `CHECK_TIMEOUT` when the
+ * whole call's time ran out while the login waited for its turn to send the token. The
+ * connection is closed on every path (destroyed on error).
  */
 export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckTimings> {
+  const clock = new ConnectionClock(request);
   const trust = await loadTlsTrust(request.ca);
   const { default: pg } = await import('pg');
 
@@ -36,8 +40,8 @@ export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckT
     port: request.port,
     user: request.user,
     ...(request.database === undefined ? {} : { database: request.database }),
-    // pg calls this for the login only; the token never sits in the client's config.
-    password: async () => request.password(),
+    // pg calls this (and awaits it) when the server asks for the password, after TLS.
+    password: clock.passwordAfterTurn(request),
     ssl: {
       secureContext: trust.secureContext,
       rejectUnauthorized: true,
@@ -63,33 +67,41 @@ export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckT
   const started = performance.now();
   try {
     await waitBounded(client.connect(), {
-      timeoutMs: request.connectTimeoutMs,
+      bound: clock.connectBound,
       signal: request.signal,
       destroy,
-      onTimeout: () =>
-        new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
-          phase: 'connect',
-          progress,
-        }),
+      onTimeout: (budget) =>
+        clock.holding
+          ? new DbError('CHECK_TIMEOUT', 'the time ran out while the login waited for the token', {
+              phase: 'connect',
+              progress,
+              cause: budget,
+            })
+          : new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
+              phase: 'connect',
+              progress,
+              cause: budget,
+            }),
     });
   } catch (error) {
     destroy();
-    throw toDbError(error, 'connect', progress, elapsedMs(started), 0);
+    throw toDbError(error, 'connect', progress, clock.elapsedLessHeld(started), 0);
   }
-  const connectMs = elapsedMs(started);
+  const connectMs = clock.elapsedLessHeld(started);
   progress = 'authenticated';
 
   const queryStarted = performance.now();
-  const queryTimeoutMs = request.totalTimeoutMs - connectMs;
+  const queryTimeoutMs = Math.round(clock.deadline - queryStarted);
   try {
     await waitBounded(client.query(request.query), {
-      timeoutMs: queryTimeoutMs,
+      bound: clock.callBound,
       signal: request.signal,
       destroy,
-      onTimeout: () =>
-        new DbError('QUERY_TIMEOUT', `no query result within ${Math.round(queryTimeoutMs)} ms`, {
+      onTimeout: (budget) =>
+        new DbError('QUERY_TIMEOUT', `no query result within ${queryTimeoutMs} ms`, {
           phase: 'query',
           progress,
+          cause: budget,
         }),
     });
   } catch (error) {
@@ -105,7 +117,7 @@ export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckT
 async function closeGracefully(client: Client, destroy: () => void): Promise<void> {
   try {
     await waitBounded(client.end(), {
-      timeoutMs: CLOSE_TIMEOUT_MS,
+      bound: boundAfter(CLOSE_TIMEOUT_MS),
       signal: undefined,
       destroy,
       onTimeout: () => new Error('close timed out'),

@@ -18,6 +18,11 @@ export interface DbErrorDetails {
   connectMs?: number;
   /** Time spent on the query before the error, in milliseconds. */
   queryMs?: number;
+  /**
+   * False when the connection ended before TLS negotiation could begin (a MySQL server that
+   * hung up before its greeting). Left out: not known.
+   */
+  tlsStarted?: boolean;
 }
 
 export class DbError extends CanaryError {
@@ -27,6 +32,7 @@ export class DbError extends CanaryError {
   readonly errno: number | undefined;
   connectMs: number;
   queryMs: number;
+  tlsStarted: boolean | undefined;
 
   constructor(code: string, message: string, details: DbErrorDetails) {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -36,5 +42,6 @@ export class DbError extends CanaryError {
     this.errno = details.errno;
     this.connectMs = details.connectMs ?? 0;
     this.queryMs = details.queryMs ?? 0;
+    this.tlsStarted = details.tlsStarted;
   }
 }

@@ -180,7 +180,9 @@ describe('AUTH_REJECTED', () => {
 
     expect(result).toMatchObject({ outcome: 'AUTH_REJECTED', passed: false, attempts: 2 });
     expect(result.error?.code).toBe('28000');
-    const denied = (await decisions(name, since)).filter((d) => d.decision === 'DENY');
+    const denied = (await decisions(name, since)).filter(
+      (d) => d.decision === 'DENY' && d.user === 'canary_iam',
+    );
     expect(denied.map((d) => d.reason)).toEqual([reason, reason]);
   });
 

@@ -102,8 +102,10 @@ describe('verifyRequest (Authorization header)', () => {
 
     await fc.assert(
       fc.asyncProperty(
+        // fast-check builds dictionaries with a null prototype; the signer and
+        // URLSearchParams then see `__proto__` differently, which is not the daemon's doing.
         fc.dictionary(
-          text.filter((k) => k.length > 0),
+          text.filter((k) => k.length > 0 && k !== '__proto__'),
           text,
           { maxKeys: 4 },
         ),
