@@ -13,6 +13,7 @@ import { connectMysql } from '#shared/db/connect-mysql.ts';
 import { connectPostgres } from '#shared/db/connect-postgres.ts';
 import type { DbCheckRequest, DbCheckTimings } from '#shared/db/db-check-request.ts';
 import { DbError } from '#shared/db/db-error.ts';
+import { type DecodedToken, decodeToken } from '#shared/diagnose/decode-token.ts';
 import type { CheckResult, Finding, PhaseTimings, ResolvedTarget } from '#shared/report/types.ts';
 import { type SignedToken, type SignTokenRequest, signToken } from '#shared/token/sign-token.ts';
 import { CheckTimeoutError } from './check-timeout-error.ts';
@@ -61,7 +62,11 @@ export interface FailedCheckContext {
     accessKeyId: string;
     hadSessionToken: boolean;
     credentialsExpiration: Date | undefined;
+    /** What the token was signed for, read back from it (never its signature). */
+    decoded?: DecodedToken;
   } | null;
+  /** Epoch ms the deciding attempt started (narrows the auth-error log search). */
+  attemptStartedAt?: number;
   signal: AbortSignal;
 }
 
@@ -97,6 +102,7 @@ interface AttemptResult {
   tokenAgeSeconds: number | null;
   failure: (ClassifiedFailure & { error: unknown }) | null;
   token: FailedCheckContext['token'];
+  startedAt: number;
 }
 
 const CONNECTORS = { postgres: connectPostgres, mysql: connectMysql };
@@ -170,14 +176,16 @@ export async function runCheck(
   }
 
   const result = shapeResult(target, last, attempts, principal, elapsed(started));
-  if (last.failure && options.diagnose) {
+  // Every failed result, including a `reject` guard that got in (no error, still a failure).
+  if (!result.passed && options.diagnose) {
     result.diagnosis = await diagnoseBounded(
       options.diagnose,
       {
         target,
         result,
-        error: last.failure.error,
+        error: last.failure?.error ?? null,
         token: last.token,
+        attemptStartedAt: last.startedAt,
         signal,
       },
       deadline,
@@ -193,6 +201,7 @@ async function runAttempt(
   deadline: number,
   refreshCredentials: boolean,
 ): Promise<AttemptResult> {
+  const attemptStartedAt = Date.now();
   const timings = { assumeRoleMs: 0, tokenMs: 0, connectMs: 0, queryMs: 0 };
   let principal: string | null = null;
   let tokenAgeSeconds: number | null = null;
@@ -236,6 +245,7 @@ async function runAttempt(
       accessKeyId: chain.credentials.accessKeyId,
       hadSessionToken: chain.credentials.sessionToken !== undefined,
       credentialsExpiration: chain.credentials.expiration,
+      ...decodedOrNothing(signed.token),
     };
 
     // The server counts an IAM authentication when the token arrives, so the endpoint's rate
@@ -272,9 +282,23 @@ async function runAttempt(
         code: 'TOKEN_TOO_OLD',
         message: `token was ${tokenAgeSeconds} s old at connect`,
       });
-      return { timings, principal, tokenAgeSeconds, failure: { ...failure, error: null }, token };
+      return {
+        timings,
+        principal,
+        tokenAgeSeconds,
+        failure: { ...failure, error: null },
+        token,
+        startedAt: attemptStartedAt,
+      };
     }
-    return { timings, principal, tokenAgeSeconds, failure: null, token };
+    return {
+      timings,
+      principal,
+      tokenAgeSeconds,
+      failure: null,
+      token,
+      startedAt: attemptStartedAt,
+    };
   } catch (error) {
     const failure = classifyFailure(error);
     Object.assign(timings, dbTimings(error));
@@ -289,6 +313,7 @@ async function runAttempt(
         error,
       },
       token,
+      startedAt: attemptStartedAt,
     };
   }
 }
@@ -328,6 +353,15 @@ export function backoffMs(attempt: number, random: () => number): number {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
   const r = Math.min(1, Math.max(0, random() || 0));
   return Math.round(ceiling / 2 + r * (ceiling / 2));
+}
+
+/** The token read back for diagnosis; a token the decoder cannot read adds nothing. */
+function decodedOrNothing(token: string): { decoded?: DecodedToken } {
+  try {
+    return { decoded: decodeToken(token) };
+  } catch {
+    return {};
+  }
 }
 
 async function diagnoseBounded(
