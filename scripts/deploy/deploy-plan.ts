@@ -9,6 +9,7 @@ import { ConfigError } from '#shared/config/config-error.ts';
 import { UserInputError } from '#shared/errors.ts';
 import { buildAlarms } from './alarms.ts';
 import { buildDashboard } from './dashboard.ts';
+import { diagnosisStatements } from './diagnosis-permissions.ts';
 import { buildRoleStatements, type PolicyStatement } from './least-privilege.ts';
 import { type DeployConfig, readDeployConfig } from './read-deploy-config.ts';
 
@@ -29,6 +30,12 @@ export interface DeployParams {
   alarmEvaluationPeriods: number | string;
   /** Empty or 'auto': the schedule's interval (rate expressions), at least 60. */
   alarmPeriodSeconds: number | string;
+  /**
+   * Grant both roles the optional diagnosis look-ups (rds Describe*, iam
+   * SimulatePrincipalPolicy, logs FilterLogEvents), scoped to the targets. `true`/'true'
+   * or left out: granted; `false`/'false': not (findings say which permission would help).
+   */
+  diagnosisPermissions?: boolean | string;
 }
 
 export interface DeployPlan {
@@ -75,22 +82,33 @@ export function planFromConfig(config: DeployConfig, params: DeployParams): Depl
     );
   }
 
-  const canaryStatements = buildRoleStatements(config.targets, {
-    functionName: canaryName,
-    metricNamespace: namespace,
-    alertTopic: { Ref: 'AlertTopic' },
-    inVpc: vpc !== null,
-  });
+  const diagnose = parseSwitch('diagnosisPermissions', params.diagnosisPermissions ?? true);
+  const canaryRoleName = `${prefix}-${params.region}-canary`;
+  const smokeRoleName = `${prefix}-${params.region}-smoke`;
+
+  const canaryStatements = [
+    ...buildRoleStatements(config.targets, {
+      functionName: canaryName,
+      metricNamespace: namespace,
+      alertTopic: { Ref: 'AlertTopic' },
+      inVpc: vpc !== null,
+    }),
+    ...(diagnose ? diagnosisStatements(config.targets, canaryRoleName) : []),
+  ];
   // The smoke run is a gate: it neither publishes metrics (its retries through IAM
-  // propagation must not page) nor alerts (the failed invocation is the signal).
-  const smokeStatements = buildRoleStatements(config.targets, {
-    functionName: smokeName,
-    inVpc: vpc !== null,
-  });
+  // propagation must not page) nor alerts (the failed invocation is the signal). It
+  // diagnoses its failures like the canary, as itself.
+  const smokeStatements = [
+    ...buildRoleStatements(config.targets, {
+      functionName: smokeName,
+      inVpc: vpc !== null,
+    }),
+    ...(diagnose ? diagnosisStatements(config.targets, smokeRoleName) : []),
+  ];
 
   const Resources: Record<string, unknown> = {
-    CanaryRole: lambdaRole(`${prefix}-${params.region}-canary`, canaryStatements),
-    SmokeRole: lambdaRole(`${prefix}-${params.region}-smoke`, smokeStatements),
+    CanaryRole: lambdaRole(canaryRoleName, canaryStatements),
+    SmokeRole: lambdaRole(smokeRoleName, smokeStatements),
     ...buildAlarms(config.targets, {
       namePrefix: prefix,
       metricNamespace: namespace,
@@ -148,11 +166,26 @@ function smokeEvents(stacks: string[]): unknown[] {
   ];
 }
 
+const IAM_ROLE_INLINE_POLICY_CHARS = 10_240;
+
 function lambdaRole(roleName: string, statements: PolicyStatement[]) {
   if (roleName.length > 64) {
     throw new UserInputError(
       'service',
       `the role name ${roleName} is longer than IAM's 64 characters: use a shorter stage name`,
+    );
+  }
+  // IAM caps a role's inline policies at 10,240 characters (whitespace aside); the
+  // CloudFormation text is a little longer than what IAM stores (${AWS::AccountId} becomes
+  // 12 digits), so this errs on the safe side.
+  // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+  const size = JSON.stringify({ Version: '2012-10-17', Statement: statements }).length;
+  if (size > IAM_ROLE_INLINE_POLICY_CHARS) {
+    throw new UserInputError(
+      'configFile',
+      `the role ${roleName} would need a ${size}-character policy, more than IAM's ` +
+        `${IAM_ROLE_INLINE_POLICY_CHARS}: deploy with --param="diagnosisPermissions=false", ` +
+        'or split the targets between two stages',
     );
   }
   return {
@@ -215,6 +248,13 @@ function splitList(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** A boolean param: YAML gives a boolean, `--param="name=false"` the string. */
+function parseSwitch(name: string, value: boolean | string): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new UserInputError(name, `expected true or false, got "${value}"`);
 }
 
 function checkNamespace(namespace: string): string {

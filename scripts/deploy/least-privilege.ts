@@ -12,6 +12,7 @@
  * - `cloudwatch:PutMetricData` (which takes no resource) under a `cloudwatch:namespace`
  *   condition; `sns:Publish` on the alert topic only (canary function only).
  * - Logs: create streams and put events in the function's own log group only.
+ * The optional diagnosis look-ups are granted separately (diagnosis-permissions.ts).
  */
 import { UserInputError } from '#shared/errors.ts';
 import type { ResolvedTarget } from '#shared/report/types.ts';

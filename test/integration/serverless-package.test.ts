@@ -8,6 +8,8 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResolvedTarget } from '#shared/report/types.ts';
+import { diagnosisStatements } from '../../scripts/deploy/diagnosis-permissions.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CONFIG = 'test/fixtures/deploy.canary.yaml';
@@ -390,10 +392,12 @@ describe('serverless package with the test config', () => {
       ['SmokeRole', 'smoke'],
     ] as const) {
       const logs = statementsFor(roleStatements(template, role), 'logs');
+      const writes = logs.filter((s) => s.Sid === 'WriteOwnLogs');
 
-      expect(logs).toHaveLength(1);
-      expect(logs[0]!.Action).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
-      expect(arnText(logs[0]!.Resource)).toBe(
+      // The other logs statement only reads the databases' auth-error logs (diagnosis).
+      expect(logs.map((s) => s.Sid).sort()).toEqual(['DiagnoseReadAuthErrorLogs', 'WriteOwnLogs']);
+      expect(writes[0]!.Action).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(arnText(writes[0]!.Resource)).toBe(
         `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/rds-iam-canary-test-${fn}:*`,
       );
     }
@@ -406,15 +410,70 @@ describe('serverless package with the test config', () => {
     expect(statementsFor(smoke, 'sns')).toEqual([]);
   });
 
+  it('grants diagnosis look-ups on the targets by default, to both roles', () => {
+    const own = (fn: string) =>
+      `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/rds-iam-canary-test-eu-west-1-${fn}`;
+    const rds = `arn:\${AWS::Partition}:rds`;
+    const account = `\${AWS::AccountId}`;
+    const group = (region: string, accountId: string, path: string) =>
+      `arn:\${AWS::Partition}:logs:${region}:${accountId}:log-group:/aws/rds/${path}/iam-db-auth-error`;
+
+    for (const [role, fn] of [
+      ['CanaryRole', 'canary'],
+      ['SmokeRole', 'smoke'],
+    ] as const) {
+      const statements = roleStatements(template, role);
+      const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+
+      expect(bySid.DiagnoseDescribeInstances!.Action).toEqual(['rds:DescribeDBInstances']);
+      expect(resourceList(bySid.DiagnoseDescribeInstances!).map(arnText)).toEqual([
+        `${rds}:eu-west-1:\${AWS::AccountId}:db:orders-primary`,
+        `${rds}:eu-west-1:\${AWS::AccountId}:db:reports-replica`,
+        `${rds}:us-east-1:\${AWS::AccountId}:db:payments-primary`,
+      ]);
+      expect(bySid.DiagnoseDescribeClusters!.Action).toEqual(['rds:DescribeDBClusters']);
+      expect(resourceList(bySid.DiagnoseDescribeClusters!).map(arnText)).toEqual([
+        `${rds}:us-west-2:111111111111:cluster:ledger`,
+      ]);
+      // No proxy among the targets: no DescribeDBProxies grant.
+      expect(bySid.DiagnoseDescribeProxies).toBeUndefined();
+      // The principals that sign: this role (targets without roles) and each chain's last
+      // role; never the first hop of a longer chain (canary-hub), which signs nothing.
+      expect(bySid.DiagnoseSimulateSigningPrincipals!.Action).toEqual([
+        'iam:SimulatePrincipalPolicy',
+      ]);
+      expect(resourceList(bySid.DiagnoseSimulateSigningPrincipals!).map(arnText)).toEqual([
+        own(fn),
+        'arn:aws:iam::222222222222:role/rds-connect',
+        'arn:aws:iam::333333333333:role/rds-reports',
+      ]);
+      expect(bySid.DiagnoseReadAuthErrorLogs!.Action).toEqual(['logs:FilterLogEvents']);
+      expect(resourceList(bySid.DiagnoseReadAuthErrorLogs!).map(arnText)).toEqual(
+        [
+          group('eu-west-1', account, 'instance/orders-primary'),
+          group('eu-west-1', account, 'instance/reports-replica'),
+          group('us-east-1', account, 'instance/payments-primary'),
+          group('us-west-2', '111111111111', 'cluster/ledger'),
+        ].flatMap((arn) => [arn, `${arn}:*`]),
+      );
+    }
+  });
+
   it('has no * resource for sts, rds-db or sns in any role', () => {
     const all = ['CanaryRole', 'SmokeRole'].flatMap((r) => roleStatements(template, r));
 
-    for (const service of ['sts', 'rds-db', 'sns']) {
+    for (const service of ['sts', 'rds-db', 'sns', 'rds', 'iam']) {
       for (const statement of statementsFor(all, service)) {
         for (const resource of resourceList(statement)) {
           expect(arnText(resource)).not.toMatch(/(^|:|\/)\*$|^\*/);
         }
         expect(statement.Action.every((a) => !a.includes('*'))).toBe(true);
+      }
+    }
+    // Log group ARNs end in `:*` (the group's streams), never a wildcard group name.
+    for (const statement of statementsFor(all, 'logs')) {
+      for (const resource of resourceList(statement)) {
+        expect(arnText(resource).replace(/:\*$/, '')).not.toContain('*');
       }
     }
     const star = all.filter((s) => resourceList(s).includes('*'));
@@ -497,6 +556,86 @@ describe('serverless package with the test config', () => {
     },
     PACKAGE_TIMEOUT_MS,
   );
+});
+
+describe('serverless package with diagnosisPermissions=false', () => {
+  it(
+    'leaves the diagnosis look-ups out of both roles',
+    async () => {
+      const packaged = await packageService({
+        configFile: CONFIG,
+        diagnosisPermissions: 'false',
+      });
+      if (packaged.code !== 0) throw new Error(`serverless package failed:\n${packaged.output}`);
+      const template = packaged.template();
+
+      for (const role of ['CanaryRole', 'SmokeRole']) {
+        const statements = roleStatements(template, role);
+
+        expect(statements.filter((s) => s.Sid.startsWith('Diagnose'))).toEqual([]);
+        expect(statementsFor(statements, 'rds')).toEqual([]);
+        expect(statementsFor(statements, 'iam')).toEqual([]);
+        expect(statementsFor(statements, 'logs').map((s) => s.Sid)).toEqual(['WriteOwnLogs']);
+        expect(statementsFor(statements, 'rds-db')).toHaveLength(1);
+      }
+    },
+    PACKAGE_TIMEOUT_MS,
+  );
+});
+
+describe('diagnosis statements for target shapes the test config lacks', () => {
+  const base = {
+    engine: 'postgres',
+    port: 5432,
+    region: 'eu-west-1',
+    user: 'canary_iam',
+    roles: [],
+  };
+  const target = (fields: Record<string, unknown>) =>
+    ({ ...base, ...fields }) as unknown as ResolvedTarget;
+
+  it('scopes DescribeDBProxies to the prx- resource id, or to the proxies of the region and account', () => {
+    const statements = diagnosisStatements(
+      [
+        target({
+          name: 'known',
+          host: 'orders.proxy-c1a2b3d4e5f6.eu-west-1.rds.amazonaws.com',
+          signingHost: 'orders.proxy-c1a2b3d4e5f6.eu-west-1.rds.amazonaws.com',
+          resourceId: 'prx-0123456789abcdef0',
+        }),
+        target({
+          name: 'unknown',
+          host: 'ledger.proxy-c1a2b3d4e5f6.us-east-1.rds.amazonaws.com',
+          signingHost: 'ledger.proxy-c1a2b3d4e5f6.us-east-1.rds.amazonaws.com',
+          accountId: '444444444444',
+          roles: [{ arn: 'arn:aws:iam::444444444444:role/rds-ledger' }],
+        }),
+      ],
+      'canary-role',
+    );
+    const bySid = Object.fromEntries(statements.map((s) => [s.Sid, s]));
+
+    expect(Object.keys(bySid).sort()).toEqual([
+      'DiagnoseDescribeProxies',
+      'DiagnoseSimulateSigningPrincipals',
+    ]);
+    expect(resourceList(bySid.DiagnoseDescribeProxies as Statement).map(arnText)).toEqual([
+      `arn:\${AWS::Partition}:rds:eu-west-1:\${AWS::AccountId}:db-proxy:prx-0123456789abcdef0`,
+      `arn:\${AWS::Partition}:rds:us-east-1:444444444444:db-proxy:*`,
+    ]);
+  });
+
+  it('grants no rds or logs look-up for a host that is not an RDS endpoint name', () => {
+    const statements = diagnosisStatements(
+      [target({ name: 'tunnel', host: '127.0.0.1', signingHost: 'db.internal.example' })],
+      'canary-role',
+    );
+
+    expect(statements.map((s) => s.Sid)).toEqual(['DiagnoseSimulateSigningPrincipals']);
+    expect(resourceList(statements[0] as Statement).map(arnText)).toEqual([
+      `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/canary-role`,
+    ]);
+  });
 });
 
 describe('serverless package refusals', () => {
