@@ -13,6 +13,7 @@ import { RoleSessionCache } from '#shared/credentials/assume-role-chain.ts';
 import { createDiagnoser } from '#shared/diagnose/diagnose-failure.ts';
 import { UserInputError } from '#shared/errors.ts';
 import { createLogger } from '#shared/log/logger.ts';
+import { logResult } from '#shared/run-canary.ts';
 import { parseSmokeEvent } from '#shared/smoke/parse-smoke-event.ts';
 import { runSmoke, type SmokeReport } from '#shared/smoke/run-smoke.ts';
 import { SmokeFailedError } from '#shared/smoke/smoke-failed-error.ts';
@@ -66,16 +67,7 @@ async function smoke(event: unknown, context: Context): Promise<SmokeReport> {
       logger.warn('smoke_retry', { round, targets: failed.map((r) => `${r.target} ${r.outcome}`) }),
   });
 
-  for (const result of report.results) {
-    logger.info('check_result', {
-      target: result.target,
-      outcome: result.outcome,
-      passed: result.passed,
-      attempts: result.attempts,
-      durationMs: result.timings.totalMs,
-      errorCode: result.error?.code,
-    });
-  }
+  for (const result of report.results) logResult(logger, result);
   logger.info('smoke_finished', { ...report.summary, rounds: report.rounds });
 
   if (report.summary.failed > 0) throw new SmokeFailedError(report);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian 12 machine: npm packages (npm ci) and
-# the Debian packages the sandbox and benchmarks use. Safe to run again: it installs only
-# what is missing. `sandbox up` installs the server packages itself too.
+# Installs the npm packages (npm ci, only when node_modules is missing or older than the
+# lock) and builds dist/. The Debian packages the sandbox needs (PostgreSQL, MariaDB, gcc,
+# libpam0g-dev, openssl) are installed by `sandbox up` itself when missing; those the
+# benchmarks compare against, by scripts/install-bench-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

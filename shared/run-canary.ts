@@ -138,7 +138,8 @@ async function publishRound(
 }
 
 /** One line per target: what on-call needs to act, flat snake_case keys. */
-function logResult(logger: Logger, r: CheckResult): void {
+/** One `check_result` line per target (info when passed, warn when not): the same for every entry point. */
+export function logResult(logger: Logger, r: CheckResult): void {
   const fields = {
     target: r.target,
     engine: r.engine,
