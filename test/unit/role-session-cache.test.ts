@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import {
   type AssumedSession,
@@ -48,7 +49,9 @@ function makeCache(clock: { now: number }, sts: ReturnType<typeof fakeSts>) {
   });
 }
 
+// One signal shared by many concurrent requests here (a round gives each check its own).
 const signal = new AbortController().signal;
+setMaxListeners(0, signal);
 const provider = async () => base;
 
 describe('RoleSessionCache', () => {
