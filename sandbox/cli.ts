@@ -65,7 +65,13 @@ export async function runSandbox(argv: string[]): Promise<number> {
         requireRoot();
         const statuses = sandboxStatus(paths);
         process.stdout.write(`${formatStatus(statuses).join('\n')}\n`);
-        return statuses.every((s) => s.up) ? 0 : 1;
+        if (statuses.every((s) => s.up)) return 0;
+        log(
+          statuses.some((s) => s.up)
+            ? 'some servers are down: run `rds-iam-canary sandbox up` to start them'
+            : 'not running: run `rds-iam-canary sandbox up` to start it',
+        );
+        return 1;
       }
       case 'env': {
         const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { BoundedReadError, readBoundedTextFile } from '#shared/config/read-bounded-file.ts';
 
 /**
  * The sandbox's world: accounts, IAM principals and their policies, an organization deny
@@ -107,6 +107,9 @@ export type FixtureRole = Fixture['roles'][number];
 export type FixtureUser = Fixture['users'][number];
 export type PolicyStatement = z.infer<typeof statementSchema>;
 
+/** A fixture is a page of YAML; anything bigger is the wrong file (or /dev/zero). */
+const MAX_FIXTURE_BYTES = 1024 * 1024;
+
 export class FixtureError extends Error {
   override name = 'FixtureError';
   readonly code = 'FIXTURE_INVALID';
@@ -123,10 +126,16 @@ export function parseFixture(text: string, source = 'fixture'): Fixture {
 
   const result = fixtureSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    // A misspelt key also leaves the right one missing: name the typo, not the gap.
+    const issues = result.error.issues;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
     const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`));
+    const message =
+      issue.code === 'unrecognized_keys' && issue.path.length === 0
+        ? describeUnknownKey(issue.keys[0]!, raw)
+        : issue.message;
     throw new FixtureError(
-      `${source}: ${where.join('').replace(/^\./, '') || '(root)'}: ${issue.message}`,
+      `${source}: ${where.join('').replace(/^\./, '') || '(root)'}: ${message}`,
     );
   }
 
@@ -135,7 +144,39 @@ export function parseFixture(text: string, source = 'fixture'): Fixture {
 }
 
 export function loadFixture(path: string): Fixture {
-  return parseFixture(readFileSync(path, 'utf8'), path);
+  let text: string;
+  try {
+    text = readBoundedTextFile(path, MAX_FIXTURE_BYTES);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const what = error instanceof BoundedReadError ? error.message : `cannot read it (${code})`;
+    throw new FixtureError(`${path}: ${what}`, { cause: error });
+  }
+  return parseFixture(text, path);
+}
+
+/** `unknown key "acounts" (did you mean accounts?)`, for a top-level key. */
+function describeUnknownKey(key: string, raw: unknown): string {
+  const shown = JSON.stringify(key).replace(/[^\x20-\x7e]/g, '?');
+  const known = Object.keys(fixtureSchema.shape).filter(
+    (k) => !(raw && typeof raw === 'object' && k in raw),
+  );
+  const near = known.find((k) => isNearMiss(key.toLowerCase(), k.toLowerCase()));
+  return near ? `unknown key ${shown} (did you mean ${near}?)` : `unknown key ${shown} (remove it)`;
+}
+
+/** True when `a` and `b` differ by at most two single-character edits. */
+function isNearMiss(a: string, b: string): boolean {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]! <= 2;
 }
 
 function checkConsistency(fixture: Fixture, source: string): void {

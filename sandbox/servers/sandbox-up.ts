@@ -68,7 +68,7 @@ function readFixture(path: string): Fixture {
     throw new SandboxError(
       'SANDBOX_FIXTURE_INVALID',
       `fixture ${error.message.split('\n')[0]!.trim()}`,
-      'fix the fixture file',
+      'fix the fixture file, or give --fixture another',
       {
         cause: error,
       },

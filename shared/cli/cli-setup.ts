@@ -1,5 +1,6 @@
 import { readCanaryEnv } from '#shared/config/canary-env.ts';
 import { type CanaryConfig, loadConfig } from '#shared/config/load-config.ts';
+import { selectTargets } from '#shared/config/select-targets.ts';
 import { createLogger, type Logger } from '#shared/log/logger.ts';
 import { createCloudWatchClient, createSnsClient } from '#shared/publish/aws-clients.ts';
 import type { PublishSettings } from '#shared/run-canary.ts';
@@ -41,6 +42,8 @@ export interface CliRun {
 export function prepareRun(flags: RunFlags, env = process.env): CliRun {
   const settings = readCanaryEnv(env);
   const config = loadConfig(flags.config ?? settings.configPath, env);
+  // A misspelt --target is a usage error: say so before any warning about publishing.
+  selectTargets(config.targets, flags.target, '--target');
   // Per-target lines duplicate the table: show only problems (publish failures).
   const logger = createLogger({
     level: 'error',

@@ -2,6 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { reportUserError } from './report-user-error.ts';
+
+const USAGE = `usage: rds-iam-canary demo [--json]
+
+Brings the local sandbox up (as root), runs one round of sandbox/canary.sandbox.yaml with
+metrics and alerts published to the sandbox's AWS endpoints, then prints what was published.
+  --json    print the round's report as JSON only (nothing about what was published)
+Exit status: 0 the round ran (the sandbox's broken targets fail on purpose), 2 a usage or
+sandbox error.
+`;
 
 /**
  * `rds-iam-canary demo`: the README's main command. Brings the sandbox up, runs one round
@@ -9,7 +19,21 @@ import { parseArgs } from 'node:util';
  * SNS, read back from the sandbox's record of AWS calls.
  */
 export async function runDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
+  let values: { json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (error) {
+    return reportUserError(error);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
   const root = findPackageRoot();
 
   const { runSandbox } = await import('../../sandbox/cli.ts');

@@ -44,6 +44,12 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
 
+  if (name === '--version' || name === '-V' || name === 'version') {
+    const pkg = await import('../../package.json', { with: { type: 'json' } });
+    process.stdout.write(`rds-iam-canary ${pkg.default.version}\n`);
+    return 0;
+  }
+
   const command = commands[name];
   if (!command) {
     process.stderr.write(`rds-iam-canary: unknown command "${name}"\n\n${usage()}`);
@@ -55,5 +61,8 @@ export async function main(argv: string[]): Promise<number> {
 
 function usage(): string {
   const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
-  return `usage: rds-iam-canary <command> [options]\n\n${lines.join('\n')}\n`;
+  return (
+    `usage: rds-iam-canary <command> [options]\n\n${lines.join('\n')}\n\n` +
+    "  --version  print the version\n  <command> --help  that command's options\n"
+  );
 }

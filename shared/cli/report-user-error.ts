@@ -15,7 +15,9 @@ export function reportUserError(error: unknown): number {
     error instanceof TypeError &&
     String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')
   ) {
-    process.stderr.write(`rds-iam-canary: ${error.message}: see --help\n`);
+    // Node's own messages may span lines; the CLI's user errors are one line.
+    const message = error.message.replace(/\.?\s*\n\s*/g, '. ').replace(/\.$/, '');
+    process.stderr.write(`rds-iam-canary: ${message}: see --help\n`);
     return 2;
   }
   throw error;

@@ -51,6 +51,14 @@ export async function runSmoke(argv: string[]): Promise<number> {
   const functionName = values.function ?? `rds-iam-canary-${values.stage}-smoke`;
   const payload = values.target ? { targets: values.target } : {};
   const client = new LambdaClient(values.region ? { region: values.region } : {});
+  if (!(await hasRegion(client))) {
+    client.destroy();
+    process.stderr.write(
+      'rds-iam-canary: --region: no region: give --region REGION or set AWS_REGION ' +
+        '(the region the stage is deployed in)\n',
+    );
+    return 2;
+  }
   process.stderr.write(`rds-iam-canary: invoking ${functionName}...\n`);
 
   let response: InvokeCommandOutput;
@@ -113,6 +121,15 @@ function printFunctionError(functionName: string, body: string, json?: boolean):
   }
   process.stderr.write(`rds-iam-canary: ${functionName} failed: ${type}: ${summary}\n`);
   return 1;
+}
+
+/** Whether the SDK can tell a region (flag, AWS_REGION, the AWS config file) without a call. */
+async function hasRegion(client: LambdaClient): Promise<boolean> {
+  try {
+    return Boolean(await client.config.region());
+  } catch {
+    return false;
+  }
 }
 
 function parseJson(text: string): unknown {

@@ -42,7 +42,7 @@ export async function runValidate(argv: string[]): Promise<number> {
         `${t.expect === 'reject' ? ' (must be rejected)' : ''}`,
     );
     process.stdout.write(
-      `${config.path}: valid, ${config.targets.length} targets\n${lines.join('\n')}\n`,
+      `${config.path}: valid, ${config.targets.length} ${config.targets.length === 1 ? 'target' : 'targets'}\n${lines.join('\n')}\n`,
     );
 
     // Lint: things that are valid but likely wrong (a CNAME without signingHost, ...).

@@ -13,6 +13,8 @@ Runs a round every interval in one long-lived process (a container, a sidecar), 
 role sessions across rounds as a warm Lambda container does. Ctrl-C ends the current
 round at once: its table is printed, nothing of it is published. With --json, one report per
 line.
+  --interval DURATION  time from one round's start to the next (default 60s, at least 1s)
+  --rounds N           stop after N rounds (a positive integer; default: until Ctrl-C)
 Exit status: that of the last round (0 all passed, 1 a target failed), 2 a usage error.
 `;
 
@@ -32,7 +34,7 @@ export async function runWatch(argv: string[]): Promise<number> {
 
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: attachNegativeNumbers(argv, ['--rounds', '--interval']),
       options: { ...RUN_OPTIONS, interval: { type: 'string' }, rounds: { type: 'string' } },
       strict: true,
     });
@@ -44,10 +46,7 @@ export async function runWatch(argv: string[]): Promise<number> {
     if (intervalMs < MIN_INTERVAL_MS) {
       throw new UserInputError('--interval', 'at least 1s between rounds');
     }
-    const rounds = values.rounds === undefined ? Number.POSITIVE_INFINITY : Number(values.rounds);
-    if (!Number.isInteger(rounds) && rounds !== Number.POSITIVE_INFINITY) {
-      throw new UserInputError('--rounds', `"${values.rounds}" is not a whole number of rounds`);
-    }
+    const rounds = parseRounds(values.rounds);
     const { config, logger, publish } = prepareRun(values);
     const sessionCache = new RoleSessionCache();
     process.on('SIGINT', onSigint);
@@ -76,6 +75,36 @@ export async function runWatch(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/**
+ * `--rounds -1` as `--rounds=-1`: parseArgs takes `-1` for an option, and the message it
+ * gives then is about dashes, not about the number of rounds.
+ */
+function attachNegativeNumbers(argv: string[], flags: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (flags.includes(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+/** `--rounds N`: a positive whole number; left out, rounds run until Ctrl-C. */
+function parseRounds(flag: string | undefined): number {
+  if (flag === undefined) return Number.POSITIVE_INFINITY;
+  if (!/^\d+$/.test(flag.trim()) || Number(flag) < 1) {
+    throw new UserInputError(
+      '--rounds',
+      `rounds must be a positive integer, got ${JSON.stringify(flag).replace(/[^\x20-\x7e]/g, '?')}: ` +
+        'give 1 or more, or leave it out to run until Ctrl-C',
+    );
+  }
+  return Number(flag);
 }
 
 /** Resolves at `epochMs` or when `signal` aborts, whichever comes first. */

@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -6,6 +5,7 @@ import { UserInputError } from '#shared/errors.ts';
 import { redactText } from '#shared/log/redact.ts';
 import type { ResolvedTarget } from '#shared/report/types.ts';
 import { ConfigError } from './config-error.ts';
+import { readBoundedTextFile } from './read-bounded-file.ts';
 import { resolveTargets } from './resolve-targets.ts';
 import {
   configFileSchema,
@@ -87,22 +87,17 @@ export function parseConfig(text: string, options: ParseOptions): CanaryConfig {
 
 function readConfigText(file: string): string {
   try {
-    const size = statSync(file).size;
-    if (size > MAX_CONFIG_BYTES) {
-      throw new ConfigError(
-        file,
-        '',
-        `the file is ${size} bytes, more than the ${MAX_CONFIG_BYTES} allowed: is it the right file?`,
-      );
-    }
-    return readFileSync(file, 'utf8');
+    return readBoundedTextFile(file, MAX_CONFIG_BYTES);
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const fix =
       code === 'ENOENT'
         ? 'no such file: pass --config FILE or set CANARY_CONFIG'
-        : `cannot read it (${code ?? 'error'}): check the path and its permissions`;
+        : code === 'NOT_REGULAR_FILE'
+          ? `${(error as Error).message}: pass a config file to --config`
+          : code === 'FILE_TOO_BIG'
+            ? `the file is ${(error as Error).message}: is it the right file?`
+            : `cannot read it (${code ?? 'error'}): check the path and its permissions`;
     throw new ConfigError(file, '', fix, { cause: error });
   }
 }
@@ -175,6 +170,17 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string
     }
     case 'invalid_type': {
       const path = formatPath(issue.path);
+      if (lastKey(issue.path) === 'tls' && typeof issue.input === 'boolean') {
+        return {
+          path,
+          message:
+            'TLS cannot be turned off (IAM authentication requires it): remove `tls`, or set ' +
+            'tls.ca to "rds" or a PEM file path',
+        };
+      }
+      if (typeof issue.input === 'number' && !Number.isFinite(issue.input)) {
+        return { path, message: `expected a finite number, got ${got}: write a plain number` };
+      }
       if (issue.input === undefined) {
         return { path, message: `missing: ${custom ?? `add ${lastKey(issue.path)}`}` };
       }
@@ -185,6 +191,12 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; message: string
         path: formatPath(issue.path),
         message: `${custom ?? `expected one of ${issue.values.map(String).join(', ')}`}, got ${got}`,
       };
+    case 'invalid_key': {
+      // A record key that fails its own check: zod wraps the key's message.
+      const inner = issue.issues[0]?.message;
+      const fix = inner && !DEFAULT_MESSAGE.test(inner) ? inner : 'rename or remove the key';
+      return { path: formatPath(issue.path), message: `invalid key: ${fix}` };
+    }
     case 'too_small':
     case 'too_big':
     case 'invalid_format':

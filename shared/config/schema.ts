@@ -75,7 +75,9 @@ const tags = z.record(
       error: 'tag keys are 1-128 letters, digits, spaces or _ . : / = + @ -',
     }),
   ),
-  z.string({ error: 'tag values are strings: quote numbers and booleans' }).check(z.maxLength(256)),
+  z
+    .string({ error: 'tag values are strings: quote numbers and booleans' })
+    .check(z.maxLength(256, { error: 'a tag value is at most 256 characters' })),
 );
 
 /** TLS is always on and always verified; this only says against what. */
@@ -86,7 +88,14 @@ export const tlsSchema = z.strictObject({
    */
   ca: z.string().check(z.minLength(1, { error: 'give "rds" or a path to a PEM file' })),
   /** Name to check the server certificate against (default: the target's host). */
-  serverName: z.optional(z.string().check(z.minLength(1), z.maxLength(253))),
+  serverName: z.optional(
+    z
+      .string()
+      .check(
+        z.minLength(1, { error: 'serverName is empty: give a host name or remove the key' }),
+        z.maxLength(253, { error: 'a host name is at most 253 characters' }),
+      ),
+  ),
 });
 
 /** One hop of a role chain: STS AssumeRole, from the previous hop's credentials. */
@@ -119,7 +128,7 @@ export const roleHopSchema = z.strictObject({
     z
       .number()
       .check(
-        z.int(),
+        z.int({ error: 'durationSeconds is a whole number of seconds, e.g. 900' }),
         z.gte(900, { error: 'STS sessions last at least 900 seconds' }),
         z.lte(43200, { error: 'STS sessions last at most 43200 seconds' }),
       ),
@@ -129,7 +138,7 @@ export const roleHopSchema = z.strictObject({
 const timeoutMs = z
   .number()
   .check(
-    z.int(),
+    z.int({ error: 'timeoutMs is a whole number of milliseconds, e.g. 10000' }),
     z.gte(100, { error: 'timeoutMs is in milliseconds: at least 100' }),
     z.lte(600_000, { error: 'timeoutMs is in milliseconds: at most 600000 (10 minutes)' }),
   );
@@ -138,9 +147,43 @@ const expect = z.enum(['connect', 'reject'], {
   error: 'expected connect (the login must work) or reject (a guard that must be refused)',
 });
 
-const query = z.string().check(z.minLength(1), z.maxLength(4096));
-const dbUser = z.string().check(z.minLength(1), z.maxLength(63));
-const database = z.string().check(z.minLength(1), z.maxLength(63));
+/**
+ * C0 and C1 control characters and DEL. Names and queries are printed by `validate`,
+ * `diagnose` and in alerts: an ESC sequence in them could repaint a terminal and fake output.
+ */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** The same, but tab and newline are allowed: a query may be written over several lines. */
+const QUERY_CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+function refuse(pattern: RegExp, message: string) {
+  return z.refine<string>((value) => !pattern.test(value), { error: message });
+}
+
+const query = z
+  .string({ error: 'expected the probe query as a string, e.g. SELECT 1' })
+  .check(
+    z.minLength(1, { error: 'the query is empty: give one (e.g. SELECT 1) or remove the key' }),
+    z.maxLength(4096, { error: 'a probe query is at most 4096 characters: use a short one' }),
+    refuse(
+      QUERY_CONTROL_CHARACTERS,
+      'the query contains control characters: only tab and newline are allowed, remove the others',
+    ),
+  );
+const dbUser = z
+  .string({ error: 'expected the database user name as a string, e.g. canary_iam' })
+  .check(
+    z.minLength(1, { error: 'the user is empty: give the database user granted IAM login' }),
+    z.maxLength(63, { error: 'a database user name is at most 63 characters' }),
+    refuse(CONTROL_CHARACTERS, 'the user contains control characters: remove them'),
+  );
+const database = z
+  .string({ error: 'expected the database name as a string, e.g. orders' })
+  .check(
+    z.minLength(1, { error: "the database is empty: name one or remove the key (the driver's)" }),
+    z.maxLength(63, { error: 'a database name is at most 63 characters' }),
+    refuse(CONTROL_CHARACTERS, 'the database contains control characters: remove them'),
+  );
 
 /**
  * The resource id of the instance (`db-...`), cluster (`cluster-...`) or proxy (`prx-...`):
@@ -162,7 +205,9 @@ export const defaultsSchema = z.strictObject({
   region: z.optional(region),
   timeoutMs: z.optional(timeoutMs),
   tls: z.optional(z.partial(tlsSchema)),
-  roles: z.optional(z.array(roleHopSchema).check(z.maxLength(5))),
+  roles: z.optional(
+    z.array(roleHopSchema).check(z.maxLength(5, { error: 'at most 5 roles in a chain' })),
+  ),
   expect: z.optional(expect),
   query: z.optional(query),
   tags: z.optional(tags),
@@ -222,14 +267,40 @@ export const targetSchema = z.strictObject({
 /** Round-wide settings; each has a default, so the whole block is optional. */
 export const settingsSchema = z.strictObject({
   /** Targets checked at the same time. */
-  concurrency: z._default(z.number().check(z.int(), z.gte(1), z.lte(256)), 8),
+  concurrency: z._default(
+    z
+      .number()
+      .check(
+        z.int({ error: 'concurrency is a whole number of targets, from 1 to 256' }),
+        z.gte(1, { error: 'concurrency is from 1 to 256' }),
+        z.lte(256, { error: 'concurrency is from 1 to 256' }),
+      ),
+    8,
+  ),
   /**
    * New connections per second to any one endpoint (host:port). RDS throttles new
    * IAM-authenticated connections per instance; the canary must never cause that itself.
    */
-  perEndpointConnectionsPerSecond: z._default(z.number().check(z.positive(), z.lte(1000)), 10),
+  perEndpointConnectionsPerSecond: z._default(
+    z
+      .number()
+      .check(
+        z.positive({ error: 'perEndpointConnectionsPerSecond is above 0, e.g. 10' }),
+        z.lte(1000, { error: 'perEndpointConnectionsPerSecond is at most 1000' }),
+      ),
+    10,
+  ),
   /** Upper bound for one round in the CLI (`check`, `watch`); the Lambda uses its deadline. */
-  roundTimeoutMs: z._default(z.number().check(z.int(), z.gte(1000), z.lte(3_600_000)), 300_000),
+  roundTimeoutMs: z._default(
+    z
+      .number()
+      .check(
+        z.int({ error: 'roundTimeoutMs is a whole number of milliseconds, e.g. 300000' }),
+        z.gte(1000, { error: 'roundTimeoutMs is in milliseconds: at least 1000' }),
+        z.lte(3_600_000, { error: 'roundTimeoutMs is in milliseconds: at most 3600000 (1 hour)' }),
+      ),
+    300_000,
+  ),
 });
 
 /**

@@ -1,5 +1,6 @@
 import { UserInputError } from '#shared/errors.ts';
 import type { ResolvedTarget } from '#shared/report/types.ts';
+import { printable } from './load-config.ts';
 
 /**
  * The targets named in `names`, in config order; all of them when `names` is empty.
@@ -19,7 +20,7 @@ export function selectTargets(
     const shown = list.length > 10 ? `${list.slice(0, 10).join(', ')}, ...` : list.join(', ');
     throw new UserInputError(
       where,
-      `no target named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in the config (known: ${shown})`,
+      `no target named ${unknown.map((n) => printable(JSON.stringify(n))).join(', ')} in the config (known: ${shown})`,
     );
   }
   const wanted = new Set(names);

@@ -83,6 +83,33 @@ describe('sandbox CLI', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it.each([
+    ['a directory', () => dir, /not a regular file \(a directory\)/],
+    ['/dev/zero', () => '/dev/zero', /not a regular file \(a device\)/],
+    [
+      'a misspelt top-level key',
+      () => {
+        const file = join(dir, 'typo.yaml');
+        writeFileSync(
+          file,
+          readFileSync(DEFAULT_FIXTURE, 'utf8').replace(/^accounts:/m, 'acounts:'),
+        );
+        return file;
+      },
+      /unknown key "acounts" \(did you mean accounts\?\)/,
+    ],
+  ])('refuses %s as the fixture with a fixture error', async (_, fixture, reason) => {
+    const before = (await sandbox('status')).stdout;
+
+    const result = await sandbox('up', '--fixture', fixture());
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^sandbox: fixture .*: .+\n$/);
+    expect(result.stderr).toMatch(reason);
+    expect(result.stderr).not.toContain('unexpected failure');
+    expect((await sandbox('status')).stdout).toBe(before);
+  });
+
   it('refuses a port held by another program and leaves the sandbox as it was', async () => {
     const holder: Server = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#shared/config/config-error.ts';
 import { inferRegionFromHost } from '#shared/config/infer-region.ts';
 import { loadConfig, MAX_CONFIG_BYTES, parseConfig } from '#shared/config/load-config.ts';
+import { readBoundedTextFile } from '#shared/config/read-bounded-file.ts';
 import { selectTargets } from '#shared/config/select-targets.ts';
 
 const HOST = 'orders.c1a2b3.eu-west-1.rds.amazonaws.com';
@@ -402,6 +404,99 @@ describe('loadConfig', () => {
     writeFileSync(file, `${minimal}#${'x'.repeat(MAX_CONFIG_BYTES)}\n`);
 
     expect(() => loadConfig(file, {})).toThrowError(expect.objectContaining({ file }));
+  });
+});
+
+describe('loadConfig on what is not a regular file', () => {
+  it('refuses /dev/zero without reading it', () => {
+    expect(() => loadConfig('/dev/zero', {})).toThrowError(
+      expect.objectContaining({
+        code: 'INVALID_INPUT',
+        cause: expect.objectContaining({ code: 'NOT_REGULAR_FILE' }),
+      }),
+    );
+  });
+
+  it('refuses a FIFO without waiting for a writer', () => {
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+
+    expect(() => loadConfig(fifo, {})).toThrowError(
+      expect.objectContaining({ cause: expect.objectContaining({ code: 'NOT_REGULAR_FILE' }) }),
+    );
+  });
+
+  it('refuses a directory', () => {
+    expect(() => loadConfig(dir, {})).toThrowError(
+      expect.objectContaining({ cause: expect.objectContaining({ code: 'NOT_REGULAR_FILE' }) }),
+    );
+  });
+});
+
+describe('readBoundedTextFile', () => {
+  it('reads a file of exactly the cap and refuses one byte more', () => {
+    const file = join(dir, 'edge.txt');
+    writeFileSync(file, 'x'.repeat(16));
+
+    expect(readBoundedTextFile(file, 16)).toHaveLength(16);
+    expect(() => readBoundedTextFile(file, 15)).toThrowError(
+      expect.objectContaining({ code: 'FILE_TOO_BIG' }),
+    );
+  });
+});
+
+describe('control characters', () => {
+  const target = (extra: string) => `
+targets:
+  - name: a
+    engine: postgres
+    host: ${HOST}
+    user: canary_iam
+${extra}
+`;
+
+  it.each([
+    ['user', '    user: "can\\e[2Jary"', 'targets[0].user'],
+    ['user (C1 CSI)', '    user: "can\\u009bary"', 'targets[0].user'],
+    ['user (DEL)', '    user: "can\\x7fary"', 'targets[0].user'],
+    ['database', '    database: "db\\rx"', 'targets[0].database'],
+    ['query (carriage return)', '    query: "SELECT\\r1"', 'targets[0].query'],
+    ['query (ESC)', '    query: "SELECT 1 \\e[31m"', 'targets[0].query'],
+  ])('refuses them in %s', (_, line, path) => {
+    const text = target(line).replace(/\n {4}user: canary_iam\n( {4}user: )/, '\n$1');
+
+    const error = parseError(text);
+
+    expect(error.path).toBe(path);
+    expect(error.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  it('allows tab and newline in a query', () => {
+    const config = parse(target('    query: "SELECT\\n\\t1"'));
+
+    expect(config.targets[0]!.query).toBe('SELECT\n\t1');
+  });
+});
+
+describe('messages with a fix', () => {
+  it.each([
+    ['an empty database', '    database: ""', 'targets[0].database'],
+    ['a bad tag key', '    tags: { "bad key!": x }', 'targets[0].tags["bad key!"]'],
+    ['an infinite number', '    timeoutMs: .inf', 'targets[0].timeoutMs'],
+    ['tls turned off', '    tls: false', 'targets[0].tls'],
+    ['an empty serverName', '    tls: { serverName: "" }', 'targets[0].tls.serverName'],
+  ])('explains %s', (_, line, path) => {
+    const error = parseError(`${minimal}${line}\n`);
+
+    expect(error.path).toBe(path);
+    expect(error.message).not.toMatch(/Too small|Invalid key|expected number, got number/);
+  });
+
+  it('explains an infinite round setting', () => {
+    const error = parseError(`settings: { concurrency: .inf }\n${minimal}`);
+
+    expect(error.path).toBe('settings.concurrency');
+    expect(error.message).toContain('finite');
   });
 });
 
