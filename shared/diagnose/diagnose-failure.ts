@@ -6,11 +6,12 @@
 import { setMaxListeners } from 'node:events';
 import type { FailedCheckContext } from '#shared/check/run-check.ts';
 import type { CredentialsProvider } from '#shared/credentials/assume-role-chain.ts';
-import type { Finding } from '#shared/report/types.ts';
+import type { Finding, Outcome } from '#shared/report/types.ts';
 import { type AwsEvidence, gatherAwsEvidence } from './aws-evidence.ts';
-import { classifyEvidence, type TlsPeer } from './classify-evidence.ts';
+import { classifyEvidence, roundMs, type TlsPeer } from './classify-evidence.ts';
 import { compareToken, type TokenComparison } from './compare-token.ts';
 import { probeMysqlClearPassword } from './probe-mysql-auth.ts';
+import { type Greeting, probeServerGreeting } from './probe-server-greeting.ts';
 import { probeTlsPeer } from './probe-tls-peer.ts';
 import type { Diagnosis, DiagnosisInput } from './types.ts';
 import { weighAwsEvidence } from './weigh-aws-evidence.ts';
@@ -67,16 +68,17 @@ export async function diagnoseFailure(input: DiagnosisInput): Promise<Finding[]>
     ]);
 
   try {
-    const [tlsPeer, mysqlAsked, aws] = await Promise.all([
+    const [tlsPeer, mysqlAsked, aws, greeting] = await Promise.all([
       bounded(readPeerIfUseful(input, controller.signal)),
       bounded(probeMysqlIfUseful(input, controller.signal)),
       bounded(askAwsIfUseful(input, controller.signal, now)),
+      bounded(probeGreetingIfUseful(input, controller.signal)),
     ]);
     const lateAws: AwsEvidence | undefined =
       aws === undefined && wantsAws(input)
         ? { notes: [`AWS look-ups did not answer within ${SOURCES_LIMIT_MS} ms`] }
         : undefined;
-    return weigh(input, { tlsPeer, mysqlAsked, aws: aws ?? lateAws });
+    return weigh(input, { tlsPeer, mysqlAsked, greeting, aws: aws ?? lateAws });
   } catch {
     return [unknown(input)];
   } finally {
@@ -111,6 +113,7 @@ export function createDiagnoser(
 interface Gathered {
   tlsPeer: TlsPeer | undefined;
   mysqlAsked: boolean | undefined;
+  greeting: Greeting | undefined;
   aws: AwsEvidence | undefined;
 }
 
@@ -127,6 +130,7 @@ function weigh(input: DiagnosisInput, gathered: Gathered): Diagnosis[] {
       ...(gathered.mysqlAsked === undefined
         ? {}
         : { mysqlAskedClearPassword: gathered.mysqlAsked }),
+      ...(gathered.greeting === undefined ? {} : { greeting: gathered.greeting }),
     }),
   );
 
@@ -179,15 +183,21 @@ function weigh(input: DiagnosisInput, gathered: Gathered): Diagnosis[] {
 
   const sim = aws?.simulation;
   if (result.outcome === 'CONNECTED' && target.expect === 'reject') {
-    // A guard that got in: no constraint broke, one is missing. No cause name fits better.
+    // A guard that got in: no constraint broke, one is missing. Every name in issue 5 is a
+    // constraint that refused a login; POLICY_DENIES_CONNECT turned around would make one
+    // stable name mean two opposite things to whatever routes alerts on it. So UNKNOWN, with
+    // the Allow that let the guard in named in the evidence.
+    const allow = !sim
+      ? ''
+      : sim.matchedStatements.length > 0
+        ? `; the Allow that let it in: ${sim.matchedStatements.join('; ')} (policy simulator: ${sim.decision} on ${sim.resourceArn})`
+        : `; the policy simulator: ${sim.decision} on ${sim.resourceArn}, naming no statement`;
     findings.push({
       cause: 'UNKNOWN',
       confidence: 'likely',
       evidence:
         `the reject guard logged in as ${target.user}, signed by ${result.principal ?? 'an unknown principal'}` +
-        (sim
-          ? `; the policy simulator: ${sim.decision} on ${sim.resourceArn}${sim.matchedStatements.length > 0 ? ` (matched: ${sim.matchedStatements.join('; ')})` : ''}`
-          : ''),
+        allow,
       fix: sim
         ? `deny rds-db:connect on ${sim.resourceArn} to ${sim.policySourceArn} (or remove the Allow that matched)`
         : `deny rds-db:connect on this database user's ARN to ${result.principal ?? 'the signing principal'}`,
@@ -261,6 +271,24 @@ async function probeMysqlIfUseful(
   );
 }
 
+/** Codes with which a handshake failed before TLS: the port may speak another protocol. */
+const NO_HANDSHAKE_CODES = new Set(['TLS_HANDSHAKE_FAILED', 'HANDSHAKE_NO_SSL_SUPPORT']);
+
+async function probeGreetingIfUseful(
+  input: DiagnosisInput,
+  signal: AbortSignal,
+): Promise<Greeting | undefined> {
+  const { target, result, error } = input;
+  const progress = (error as { progress?: unknown } | null)?.progress;
+  const stalledAfterTcp =
+    (result.outcome === 'CONNECT_TIMEOUT' || result.outcome === 'DATABASE_ERROR') &&
+    progress === 'tcp';
+  const noHandshake =
+    result.outcome === 'TLS_ERROR' && NO_HANDSHAKE_CODES.has(result.error?.code ?? '');
+  if (!stalledAfterTcp && !noHandshake) return undefined;
+  return probeServerGreeting({ host: target.host, port: target.port }, signal);
+}
+
 async function askAwsIfUseful(
   input: DiagnosisInput,
   signal: AbortSignal,
@@ -330,13 +358,27 @@ function withNotes(findings: Diagnosis[], notes: string[]): Diagnosis[] {
   return [{ ...top!, evidence: `${top!.evidence} (${notes.join('; ')})` }, ...rest];
 }
 
+/** What to do when no source named a cause, by outcome (never "run diagnose": this is it). */
+const UNKNOWN_FIXES: Partial<Record<Outcome, string>> = {
+  AUTH_REJECTED:
+    'compare the token with the target (host, port, region, user) and check that the signing ' +
+    'principal may rds-db:connect; rds:Describe*, iam:SimulatePrincipalPolicy and ' +
+    'logs:FilterLogEvents let diagnosis check these itself',
+  TOKEN_ERROR: 'check the region and the credentials given to the RDS signer',
+  TLS_ERROR: 'check tls.ca and tls.serverName against the certificate the server presents',
+  TIMEOUT: "raise timeoutMs, or find the step that is slow in the result's timings",
+  CANARY_ERROR: 'a defect of the canary: report it with this error code',
+};
+
 function unknown(input: DiagnosisInput): Diagnosis {
   const { result } = input;
   const error = result.error;
   return {
     cause: 'UNKNOWN',
     confidence: 'possible',
-    evidence: `outcome ${result.outcome}${error ? `, ${error.code}: ${error.message}` : ''}; no source of evidence named a cause`,
-    fix: `run \`rds-iam-canary diagnose --target ${result.target}\` with rds:Describe*, iam:SimulatePrincipalPolicy and logs:FilterLogEvents allowed`,
+    evidence: `outcome ${result.outcome}${error ? `, ${error.code}: ${roundMs(error.message)}` : ''}; no source of evidence named a cause`,
+    fix:
+      UNKNOWN_FIXES[result.outcome] ??
+      "read the error code above and the database server's log at the time of the check",
   };
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,5 +287,70 @@ describe('rds-iam-canary validate', () => {
 
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('missing.yaml');
+  });
+});
+
+describe('usage errors from the new-user test', () => {
+  it.each([
+    [['watch', '--config', CONFIG, '--rounds', '0'], '--rounds'],
+    [['watch', '--config', CONFIG, '--rounds', '-1'], '--rounds'],
+    [['watch', '--config', CONFIG, '--rounds', '1.5'], '--rounds'],
+    [['demo', '--bogus'], '--bogus'],
+    [['check', '--config', CONFIG, '--target', 'nope'], '--target'],
+    [['validate', '--config', '/dev/zero'], 'not a regular file'],
+  ])('refuses %j with one line and exit 2', async (args, mention) => {
+    const run = await runCli(args, { HOME: dir });
+
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining(mention)]);
+  });
+
+  it('refuses smoke without a region before calling AWS', async () => {
+    const run = await runCli(['smoke', '--stage', 'prod'], { AWS_REGION: '', HOME: dir });
+
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual([expect.stringContaining('--region')]);
+  });
+
+  it('refuses a FIFO as the config without waiting for a writer', async () => {
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+
+    const run = await runCli(['validate', '--config', fifo]);
+
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('not a regular file');
+  });
+
+  it('prints the package version with --version', async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+
+    const run = await runCli(['--version']);
+
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(`rds-iam-canary ${version}`);
+  });
+
+  it('prints demo help, --json included, with exit 0', async () => {
+    const run = await runCli(['demo', '--help']);
+
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('--json');
+  });
+
+  it('counts one target in the singular', async () => {
+    const file = join(dir, 'one.yaml');
+    writeFileSync(
+      file,
+      'targets:\n  - { name: a, engine: postgres, host: db.example.com, user: u, region: eu-west-1 }\n',
+    );
+
+    const run = await runCli(['validate', '--config', file]);
+
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('valid, 1 target\n');
   });
 });

@@ -117,22 +117,19 @@ describe('field cases', () => {
     const result = await diagnosedCheck(targetFor('orders', { user: 'app_password' }));
 
     expect(result.outcome).toBe('AUTH_REJECTED');
-    expect(top(result)).toMatchObject({
-      cause: 'USER_NOT_IAM_ENABLED',
-      confidence: 'certain',
-      fix: 'GRANT rds_iam TO "app_password";',
-    });
+    // The server answers a missing user alike, so the evidence makes it likely, not certain.
+    expect(top(result)).toMatchObject({ cause: 'USER_NOT_IAM_ENABLED', confidence: 'likely' });
+    expect(top(result).fix).toContain('GRANT rds_iam TO "app_password";');
   });
 
   it('gives the ALTER USER for a MySQL user with a password plugin (F4)', async () => {
     const result = await diagnosedCheck(targetFor('ledger', { user: 'app_password' }));
 
     expect(result.outcome).toBe('AUTH_REJECTED');
-    expect(top(result)).toMatchObject({
-      cause: 'USER_NOT_IAM_ENABLED',
-      confidence: 'certain',
-      fix: "ALTER USER 'app_password'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';",
-    });
+    expect(top(result)).toMatchObject({ cause: 'USER_NOT_IAM_ENABLED', confidence: 'likely' });
+    expect(top(result).fix).toContain(
+      "ALTER USER 'app_password'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';",
+    );
   });
 
   it('shows the ARN in the policy and the ARN that works (F5)', async () => {
@@ -228,6 +225,11 @@ describe('every cause the sandbox can produce', () => {
 
     expect(result.outcome).toBe('ASSUME_ROLE_DENIED');
     expect(top(result)).toMatchObject({ cause: 'TAG_SESSION_DENIED', confidence: 'certain' });
+    // The result's principal is null (no role session was had); the finding says who asked.
+    expect(result.principal).toBeNull();
+    expect(top(result).evidence).toContain(
+      `arn:aws:iam::111111111111:user/canary was refused sts:TagSession on ${UNTAGGED}`,
+    );
   });
 
   // Right after tests with no login to orders as canary_iam: the auth-error log cannot tell
@@ -322,10 +324,87 @@ describe('reject guards', () => {
     const result = await diagnosedCheck(target);
 
     expect(result).toMatchObject({ outcome: 'CONNECTED', passed: false, error: null });
+    expect(top(result).cause).toBe('UNKNOWN');
+    expect(top(result).evidence).toContain('the Allow that let it in: user/canary');
     expect(top(result).evidence).toContain('allowed');
     expect(top(result).fix).toContain(
       'arn:aws:rds-db:eu-west-1:111111111111:dbuser:db-ORDERS0PRIMARY000000000001/canary_iam',
     );
+  });
+});
+
+describe('failures outside IAM', () => {
+  it('reads a database that does not exist by its code, not as the network', async () => {
+    const result = await diagnosedCheck(targetFor('orders', { database: 'no_such_database' }));
+
+    expect(result.outcome).toBe('DATABASE_ERROR');
+    expect(top(result)).toMatchObject({ cause: 'UNKNOWN', confidence: 'certain' });
+    expect(top(result).evidence).toContain('3D000');
+    expect(top(result).fix).toContain('`database`');
+  });
+
+  it('reads a MySQL database that does not exist by its errno', async () => {
+    const result = await diagnosedCheck(targetFor('ledger', { database: 'no_such_database' }));
+
+    // MySQL answers 1044 (not 1049) to a user without rights on a missing database.
+    expect(result.outcome).toBe('DATABASE_ERROR');
+    expect(top(result)).toMatchObject({ cause: 'UNKNOWN', confidence: 'certain' });
+    expect(top(result).evidence).toContain('1044');
+    expect(top(result).fix).toContain('`database`');
+  });
+
+  it('says the login worked when the query fails', async () => {
+    const result = await diagnosedCheck(
+      targetFor('orders', { query: 'SELECT * FROM no_such_table' }),
+    );
+
+    expect(result.outcome).toBe('QUERY_ERROR');
+    expect(top(result)).toMatchObject({ cause: 'UNKNOWN', confidence: 'likely' });
+    expect(top(result).evidence).toContain('42P01');
+    expect(top(result).evidence).toContain('login succeeded');
+  });
+
+  it('says a PostgreSQL user that may not exist is likely, not certainly, not IAM-enabled', async () => {
+    const result = await diagnosedCheck(targetFor('orders', { user: 'no_such_user' }));
+
+    expect(result.outcome).toBe('AUTH_REJECTED');
+    // The simulator may be certain that no policy allows this user: that does not contradict.
+    const user = result.diagnosis.find((f) => f.cause === 'USER_NOT_IAM_ENABLED');
+    expect(user?.confidence).toBe('likely');
+    expect(user?.fix).toContain('CREATE USER');
+  });
+
+  it('says a MySQL user that may not exist is likely, not certainly, not IAM-enabled', async () => {
+    const result = await diagnosedCheck(targetFor('ledger', { user: 'no_such_user' }));
+
+    expect(result.outcome).toBe('AUTH_REJECTED');
+    // The simulator may be certain that no policy allows this user: that does not contradict.
+    const user = result.diagnosis.find((f) => f.cause === 'USER_NOT_IAM_ENABLED');
+    expect(user?.confidence).toBe('likely');
+    expect(user?.fix).toContain('CREATE USER');
+  });
+
+  it('says the server answered when a MySQL client meets a PostgreSQL port', async () => {
+    const target = targetFor('orders', { engine: 'mysql', timeoutMs: 1500 });
+
+    const result = await diagnosedCheck(target, { maxAttempts: 1 });
+
+    expect(['CONNECT_TIMEOUT', 'DATABASE_ERROR', 'TLS_ERROR']).toContain(result.outcome);
+    expect(top(result)).toMatchObject({ cause: 'PORT_MISMATCH', confidence: 'likely' });
+    expect(top(result).evidence).toContain('accepted TCP');
+    expect(top(result).fix).toContain('engine: postgres');
+  });
+
+  it('names a MySQL server when a PostgreSQL client meets a MySQL port', async () => {
+    const target = targetFor('ledger', { engine: 'postgres', timeoutMs: 1500 });
+
+    const result = await diagnosedCheck(target, { maxAttempts: 1 });
+
+    expect(result.outcome).toBe('TLS_ERROR');
+    expect(top(result)).toMatchObject({ cause: 'PORT_MISMATCH', confidence: 'certain' });
+    expect(result.diagnosis.map((f) => f.cause)).not.toContain('TLS_REQUIRED');
+    expect(top(result).fix).toContain('engine: mysql');
+    expect(top(result).evidence).not.toMatch(/\d\.\d+ ms/);
   });
 });
 
