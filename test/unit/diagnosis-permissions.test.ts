@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub strings, not templates
 import { describe, expect, it } from 'vitest';
 import type { ResolvedTarget } from '#shared/report/types.ts';
 import { diagnosisStatements } from '../../scripts/deploy/diagnosis-permissions.ts';
@@ -24,7 +25,8 @@ function target(i: number): ResolvedTarget {
 
 function resources(statements: ReturnType<typeof diagnosisStatements>, sid: string): string[] {
   const statement = statements.find((s) => s.Sid === sid);
-  return (statement?.Resource as { 'Fn::Sub': string }[]).map((r) => r['Fn::Sub']);
+  if (!statement) throw new Error(`no statement ${sid}`);
+  return (statement.Resource as { 'Fn::Sub': string }[]).map((r) => r['Fn::Sub']);
 }
 
 describe('diagnosisStatements', () => {
