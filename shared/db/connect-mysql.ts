@@ -8,15 +8,13 @@ import { TLSSocket } from 'node:tls';
 import type { AuthPlugin, Connection, ConnectionOptions } from 'mysql2';
 import type { ConnectionProgress } from '#shared/check/check-phase.ts';
 import {
-  boundAfter,
-  CLOSE_TIMEOUT_MS,
   ConnectionClock,
   type DbCheckRequest,
   type DbCheckTimings,
-  elapsedMs,
   waitBounded,
 } from './db-check-request.ts';
 import { DbError } from './db-error.ts';
+import { closeWithin, connectTimeoutError, runQueryPhase } from './db-phases.ts';
 import { loadTlsTrust, type TlsTrust } from './tls-trust.ts';
 
 /**
@@ -81,17 +79,7 @@ export async function connectMysql(request: DbCheckRequest): Promise<DbCheckTimi
       signal: request.signal,
       destroy,
       onTimeout: (budget) =>
-        clock.holding
-          ? new DbError('CHECK_TIMEOUT', 'the time ran out while the login waited for the token', {
-              phase: 'connect',
-              progress: progressOf(connection, progress),
-              cause: budget,
-            })
-          : new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
-              phase: 'connect',
-              progress: progressOf(connection, progress),
-              cause: budget,
-            }),
+        connectTimeoutError(clock, request, progressOf(connection, progress), budget),
     });
   } catch (error) {
     const reached = progressOf(connection, progress);
@@ -118,27 +106,21 @@ export async function connectMysql(request: DbCheckRequest): Promise<DbCheckTimi
   const connectMs = clock.elapsedLessHeld(started);
   progress = 'authenticated';
 
-  const queryStarted = performance.now();
-  const queryTimeoutMs = Math.round(clock.deadline - queryStarted);
-  try {
-    await waitBounded(runQuery(connection, request.query), {
-      bound: clock.callBound,
-      signal: request.signal,
-      destroy,
-      onTimeout: (budget) =>
-        new DbError('QUERY_TIMEOUT', `no query result within ${queryTimeoutMs} ms`, {
-          phase: 'query',
-          progress,
-          cause: budget,
-        }),
-    });
-  } catch (error) {
-    destroy();
-    throw toDbError(error, 'query', progress, connectMs, elapsedMs(queryStarted));
-  }
-  const queryMs = elapsedMs(queryStarted);
+  const queryMs = await runQueryPhase({
+    clock,
+    request,
+    progress,
+    connectMs,
+    run: () => runQuery(connection, request.query),
+    destroy,
+    toDbError,
+  });
 
-  await closeGracefully(connection, destroy);
+  await closeWithin(
+    () =>
+      new Promise<void>((resolve, reject) => connection.end((e) => (e ? reject(e) : resolve()))),
+    destroy,
+  );
   return { connectMs, queryMs };
 }
 
@@ -197,24 +179,6 @@ function runQuery(connection: Connection, sql: string): Promise<void> {
   return new Promise((resolve, reject) => {
     connection.query(sql, (error) => (error ? reject(error) : resolve()));
   });
-}
-
-async function closeGracefully(connection: Connection, destroy: () => void): Promise<void> {
-  try {
-    await waitBounded(
-      new Promise<void>((resolve, reject) => {
-        connection.end((error) => (error ? reject(error) : resolve()));
-      }),
-      {
-        bound: boundAfter(CLOSE_TIMEOUT_MS),
-        signal: undefined,
-        destroy,
-        onTimeout: () => new Error('close timed out'),
-      },
-    );
-  } catch {
-    // The check already has its answer; a slow goodbye only costs the socket, now destroyed.
-  }
 }
 
 /**

@@ -3,18 +3,15 @@
  * the password only when the server asks for it, the query run, the connection closed.
  */
 import { checkServerIdentity } from 'node:tls';
-import type { Client } from 'pg';
 import type { ConnectionProgress } from '#shared/check/check-phase.ts';
 import {
-  boundAfter,
-  CLOSE_TIMEOUT_MS,
   ConnectionClock,
   type DbCheckRequest,
   type DbCheckTimings,
-  elapsedMs,
   waitBounded,
 } from './db-check-request.ts';
 import { DbError } from './db-error.ts';
+import { closeWithin, connectTimeoutError, runQueryPhase } from './db-phases.ts';
 import { loadTlsTrust } from './tls-trust.ts';
 
 /** The parts of pg's internal Connection this module watches (stable since pg 7). */
@@ -70,18 +67,7 @@ export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckT
       bound: clock.connectBound,
       signal: request.signal,
       destroy,
-      onTimeout: (budget) =>
-        clock.holding
-          ? new DbError('CHECK_TIMEOUT', 'the time ran out while the login waited for the token', {
-              phase: 'connect',
-              progress,
-              cause: budget,
-            })
-          : new DbError('CONNECT_TIMEOUT', `no login within ${request.connectTimeoutMs} ms`, {
-              phase: 'connect',
-              progress,
-              cause: budget,
-            }),
+      onTimeout: (budget) => connectTimeoutError(clock, request, progress, budget),
     });
   } catch (error) {
     destroy();
@@ -90,41 +76,18 @@ export async function connectPostgres(request: DbCheckRequest): Promise<DbCheckT
   const connectMs = clock.elapsedLessHeld(started);
   progress = 'authenticated';
 
-  const queryStarted = performance.now();
-  const queryTimeoutMs = Math.round(clock.deadline - queryStarted);
-  try {
-    await waitBounded(client.query(request.query), {
-      bound: clock.callBound,
-      signal: request.signal,
-      destroy,
-      onTimeout: (budget) =>
-        new DbError('QUERY_TIMEOUT', `no query result within ${queryTimeoutMs} ms`, {
-          phase: 'query',
-          progress,
-          cause: budget,
-        }),
-    });
-  } catch (error) {
-    destroy();
-    throw toDbError(error, 'query', progress, connectMs, elapsedMs(queryStarted));
-  }
-  const queryMs = elapsedMs(queryStarted);
+  const queryMs = await runQueryPhase({
+    clock,
+    request,
+    progress,
+    connectMs,
+    run: () => client.query(request.query),
+    destroy,
+    toDbError,
+  });
 
-  await closeGracefully(client, destroy);
+  await closeWithin(() => client.end(), destroy);
   return { connectMs, queryMs };
-}
-
-async function closeGracefully(client: Client, destroy: () => void): Promise<void> {
-  try {
-    await waitBounded(client.end(), {
-      bound: boundAfter(CLOSE_TIMEOUT_MS),
-      signal: undefined,
-      destroy,
-      onTimeout: () => new Error('close timed out'),
-    });
-  } catch {
-    // The check already has its answer; a slow goodbye only costs the socket, now destroyed.
-  }
 }
 
 function toDbError(
