@@ -1,4 +1,5 @@
 import { escapeXml, type WireResponse } from './aws-errors.ts';
+import type { ParsedCall } from './services/service.ts';
 
 /**
  * The AWS query protocol (STS, SNS): form-encoded POST bodies with flattened parameters
@@ -10,6 +11,15 @@ export function parseFormBody(body: string): Map<string, string> {
   const params = new Map<string, string>();
   for (const [key, value] of new URLSearchParams(body)) params.set(key, value);
   return params;
+}
+
+/** A query-protocol request: its `Action`, and the other parameters less `Version`. */
+export function parseQueryCall(body: string): ParsedCall {
+  const form = parseFormBody(body);
+  const action = form.get('Action') ?? '';
+  form.delete('Action');
+  form.delete('Version');
+  return { action, params: Object.fromEntries(form) };
 }
 
 /** `Prefix.member.N` values, in order of N (1-based, gaps end the list as AWS does). */

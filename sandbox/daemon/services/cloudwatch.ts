@@ -1,4 +1,5 @@
 import { AwsError } from '../aws-errors.ts';
+import { parseJsonCall } from '../json-protocol.ts';
 import type { AwsService, ParsedCall } from './service.ts';
 
 /**
@@ -52,19 +53,8 @@ export const cloudWatchService: AwsService = {
   signingName: 'monitoring',
   protocol: 'json',
 
-  parse(body, header) {
-    const target = header('x-amz-target') ?? '';
-    const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-    let params: unknown;
-    try {
-      params = body ? JSON.parse(body) : {};
-    } catch {
-      throw new AwsError('SerializationException', 400, 'The request body is not valid JSON', {
-        jsonType: 'com.amazon.coral.service#SerializationException',
-      });
-    }
-    return { action, params };
-  },
+  parse: (body, header) =>
+    parseJsonCall(body, header, TARGET_PREFIX, (name) => `com.amazon.coral.service#${name}`),
 
   handle(call: ParsedCall, context) {
     if (call.action !== 'PutMetricData') {

@@ -3,7 +3,7 @@ import { type Authorization, authorizePrincipal } from '../authorize.ts';
 import { AwsError, awsErrors } from '../aws-errors.ts';
 import type { EvalDecision } from '../evaluate-policy.ts';
 import { accountOfArn, type Principal, roleNameOfArn } from '../principal.ts';
-import { memberList, parseFormBody, queryResponse, type XmlValue } from '../query-protocol.ts';
+import { memberList, parseQueryCall, queryResponse, type XmlValue } from '../query-protocol.ts';
 import type { World } from '../world.ts';
 import { requirePermission } from './require-permission.ts';
 import type { AwsService, ServiceContext } from './service.ts';
@@ -31,13 +31,7 @@ export const iamService: AwsService = {
   protocol: 'query',
   xmlNamespace: NAMESPACE,
 
-  parse(body) {
-    const form = parseFormBody(body);
-    const action = form.get('Action') ?? '';
-    form.delete('Action');
-    form.delete('Version');
-    return { action, params: Object.fromEntries(form) };
-  },
+  parse: parseQueryCall,
 
   handle(call, context) {
     if (call.action !== 'SimulatePrincipalPolicy') throw awsErrors.invalidAction(call.action);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FixtureInstance } from '#sandbox/fixture-schema.ts';
 import { formatAuthErrorMessage } from '../auth-error-message.ts';
 import { AwsError } from '../aws-errors.ts';
+import { parseJsonCall } from '../json-protocol.ts';
 import type { Decision } from '../verify-token.ts';
 import { requirePermission } from './require-permission.ts';
 import type { AwsService, ParsedCall, ServiceContext } from './service.ts';
@@ -40,19 +41,7 @@ export const logsService: AwsService = {
   signingName: 'logs',
   protocol: 'json-1.1',
 
-  parse(body, header) {
-    const target = header('x-amz-target') ?? '';
-    const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-    let params: unknown;
-    try {
-      params = body ? JSON.parse(body) : {};
-    } catch {
-      throw new AwsError('SerializationException', 400, 'The request body is not valid JSON', {
-        jsonType: 'SerializationException',
-      });
-    }
-    return { action, params };
-  },
+  parse: (body, header) => parseJsonCall(body, header, TARGET_PREFIX, (name) => name),
 
   handle(call: ParsedCall, context) {
     if (call.action !== 'FilterLogEvents') {

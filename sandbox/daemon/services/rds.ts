@@ -1,6 +1,6 @@
 import type { FixtureInstance } from '#sandbox/fixture-schema.ts';
 import { AwsError, awsErrors } from '../aws-errors.ts';
-import { parseFormBody, queryResponse, type XmlValue } from '../query-protocol.ts';
+import { parseQueryCall, queryResponse, type XmlValue } from '../query-protocol.ts';
 import { requirePermission } from './require-permission.ts';
 import type { AwsService, ServiceContext } from './service.ts';
 
@@ -28,13 +28,7 @@ export const rdsService: AwsService = {
   protocol: 'query',
   xmlNamespace: NAMESPACE,
 
-  parse(body) {
-    const form = parseFormBody(body);
-    const action = form.get('Action') ?? '';
-    form.delete('Action');
-    form.delete('Version');
-    return { action, params: Object.fromEntries(form) };
-  },
+  parse: parseQueryCall,
 
   handle(call, context) {
     const params = new Map(Object.entries(call.params as Record<string, string>));

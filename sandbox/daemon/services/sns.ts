@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AwsError, awsErrors } from '../aws-errors.ts';
-import { parseFormBody, queryResponse } from '../query-protocol.ts';
+import { parseQueryCall, queryResponse } from '../query-protocol.ts';
 import type { AwsService, ServiceContext } from './service.ts';
 
 /**
@@ -25,13 +25,7 @@ export const snsService: AwsService = {
   protocol: 'query',
   xmlNamespace: NAMESPACE,
 
-  parse(body) {
-    const form = parseFormBody(body);
-    const action = form.get('Action') ?? '';
-    form.delete('Action');
-    form.delete('Version');
-    return { action, params: Object.fromEntries(form) };
-  },
+  parse: parseQueryCall,
 
   handle(call, context) {
     if (call.action !== 'Publish') throw awsErrors.invalidAction(call.action);

@@ -9,7 +9,7 @@ import {
   principalArns,
   type SessionTag,
 } from '../principal.ts';
-import { memberList, memberPairs, parseFormBody, queryResponse } from '../query-protocol.ts';
+import { memberList, memberPairs, parseQueryCall, queryResponse } from '../query-protocol.ts';
 import type { AwsService, ServiceContext } from './service.ts';
 
 /**
@@ -37,13 +37,7 @@ export const stsService: AwsService = {
   protocol: 'query',
   xmlNamespace: NAMESPACE,
 
-  parse(body) {
-    const form = parseFormBody(body);
-    const action = form.get('Action') ?? '';
-    form.delete('Action');
-    form.delete('Version');
-    return { action, params: Object.fromEntries(form) };
-  },
+  parse: parseQueryCall,
 
   handle(call, context) {
     const params = new Map(Object.entries(call.params as Record<string, string>));
