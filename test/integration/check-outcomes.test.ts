@@ -28,6 +28,7 @@ import {
   instance,
   readSandboxEnv,
   sandboxFetch,
+  sandboxTarget,
 } from '../support/sandbox.ts';
 
 const HUB = 'arn:aws:iam::111111111111:role/canary-hub';
@@ -46,27 +47,7 @@ const canaryCredentials = async () => ({
 
 /** A target for a sandbox instance, every default applied, with overrides. */
 function targetFor(name: string, overrides: Partial<ResolvedTarget> = {}): ResolvedTarget {
-  const db = instance(name);
-  const host = overrides.host ?? db.host;
-  const port = overrides.port ?? db.port;
-  return {
-    name: `${name}-check`,
-    engine: db.engine,
-    host,
-    port,
-    database: name,
-    user: 'canary_iam',
-    region: db.region,
-    signingHost: host,
-    signingPort: port,
-    roles: [],
-    expect: 'connect',
-    query: 'SELECT 1',
-    timeoutMs: 5000,
-    tls: { ca: env.caPath },
-    tags: {},
-    ...overrides,
-  };
+  return sandboxTarget(name, `${name}-check`, { ...overrides });
 }
 
 function check(target: ResolvedTarget, options: Partial<RunCheckOptions> = {}) {

@@ -18,7 +18,13 @@ import { createDiagnoser, diagnoseFailure } from '#shared/diagnose/diagnose-fail
 import type { CheckResult, Finding, ResolvedTarget } from '#shared/report/types.ts';
 import type { SignTokenRequest } from '#shared/token/sign-token.ts';
 import { droppingPort, type FaultServer } from '../support/network-faults.ts';
-import { instance, mintCredentials, readSandboxEnv, sandboxFetch } from '../support/sandbox.ts';
+import {
+  instance,
+  mintCredentials,
+  readSandboxEnv,
+  sandboxFetch,
+  sandboxTarget,
+} from '../support/sandbox.ts';
 
 const HUB = 'arn:aws:iam::111111111111:role/canary-hub';
 const RDS_CONNECT = 'arn:aws:iam::222222222222:role/rds-connect';
@@ -35,28 +41,9 @@ const canaryCredentials: CredentialsProvider = async () => ({
   secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
 });
 
+/** A target for a sandbox instance, every default applied, with overrides. */
 function targetFor(name: string, overrides: Partial<ResolvedTarget> = {}): ResolvedTarget {
-  const db = instance(name);
-  const host = overrides.host ?? db.host;
-  const port = overrides.port ?? db.port;
-  return {
-    name: `${name}-diagnosis`,
-    engine: db.engine,
-    host,
-    port,
-    database: name,
-    user: 'canary_iam',
-    region: db.region,
-    signingHost: host,
-    signingPort: port,
-    roles: [],
-    expect: 'connect',
-    query: 'SELECT 1',
-    timeoutMs: 6000,
-    tls: { ca: env.caPath },
-    tags: {},
-    ...overrides,
-  };
+  return sandboxTarget(name, `${name}-diagnosis`, { timeoutMs: 6000, ...overrides });
 }
 
 /** Runs the check with the diagnosis hook run-check calls, as the round wires it. */

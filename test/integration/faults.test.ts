@@ -34,10 +34,9 @@ import {
   openHandleCount,
   openHandles,
   RDS_CONNECT_ROLE,
-  sandboxTarget,
   useSandboxAwsEnv,
 } from '../support/reliability.ts';
-import { readSandboxEnv } from '../support/sandbox.ts';
+import { readSandboxEnv, sandboxTarget } from '../support/sandbox.ts';
 
 const servers: FaultServer[] = [];
 let restoreEnv: () => void = () => {};

@@ -35,10 +35,9 @@ import {
   awsCallsSince,
   canaryCredentials,
   capturingLogger,
-  sandboxTarget,
   useSandboxAwsEnv,
 } from '../support/reliability.ts';
-import { readSandboxEnv } from '../support/sandbox.ts';
+import { readSandboxEnv, sandboxTarget } from '../support/sandbox.ts';
 
 const SANDBOX_CONFIG = fileURLToPath(new URL('../../sandbox/canary.sandbox.yaml', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/rds-iam-canary.mjs', import.meta.url));

@@ -5,8 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createLogger, type Logger } from '#shared/log/logger.ts';
-import type { ResolvedTarget } from '#shared/report/types.ts';
-import { instance, readSandboxEnv, sandboxFetch } from './sandbox.ts';
+import { readSandboxEnv, sandboxFetch } from './sandbox.ts';
 
 export const HUB_ROLE = 'arn:aws:iam::111111111111:role/canary-hub';
 export const RDS_CONNECT_ROLE = 'arn:aws:iam::222222222222:role/rds-connect';
@@ -40,35 +39,6 @@ export function useSandboxAwsEnv(extra: Record<string, string> = {}): () => void
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
-  };
-}
-
-/** A target for a sandbox instance (every default applied), with overrides. */
-export function sandboxTarget(
-  instanceName: string,
-  name: string,
-  overrides: Partial<ResolvedTarget> = {},
-): ResolvedTarget {
-  const db = instance(instanceName);
-  const host = overrides.host ?? db.host;
-  const port = overrides.port ?? db.port;
-  return {
-    name,
-    engine: db.engine,
-    host,
-    port,
-    database: instanceName,
-    user: 'canary_iam',
-    region: db.region,
-    signingHost: host,
-    signingPort: port,
-    roles: [],
-    expect: 'connect',
-    query: 'SELECT 1',
-    timeoutMs: 5000,
-    tls: { ca: readSandboxEnv().caPath },
-    tags: {},
-    ...overrides,
   };
 }
 

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { SandboxEnv, SandboxInstance } from '#sandbox/servers/env-file.ts';
 import { STATE_DIR, statePaths } from '#sandbox/servers/state-paths.ts';
+import type { ResolvedTarget } from '#shared/report/types.ts';
 
 export type { SandboxEnv, SandboxInstance };
 
@@ -83,4 +84,33 @@ export function mintCredentials(arn: string, expiresInSeconds = 3600): Promise<M
     method: 'POST',
     body: { arn, expiresInSeconds },
   });
+}
+
+/** A target for a sandbox instance (every default applied), with overrides. */
+export function sandboxTarget(
+  instanceName: string,
+  name: string,
+  overrides: Partial<ResolvedTarget> = {},
+): ResolvedTarget {
+  const db = instance(instanceName);
+  const host = overrides.host ?? db.host;
+  const port = overrides.port ?? db.port;
+  return {
+    name,
+    engine: db.engine,
+    host,
+    port,
+    database: instanceName,
+    user: 'canary_iam',
+    region: db.region,
+    signingHost: host,
+    signingPort: port,
+    roles: [],
+    expect: 'connect',
+    query: 'SELECT 1',
+    timeoutMs: 5000,
+    tls: { ca: readSandboxEnv().caPath },
+    tags: {},
+    ...overrides,
+  };
 }
