@@ -12,7 +12,7 @@ import { runRound } from '#shared/check/run-round.ts';
 import { RoleSessionCache } from '#shared/credentials/assume-role-chain.ts';
 import type { ResolvedTarget } from '#shared/report/types.ts';
 import { signToken } from '#shared/token/sign-token.ts';
-import { instance, readSandboxEnv } from '../test/support/sandbox.ts';
+import { readSandboxEnv, sandboxTarget } from '../test/support/sandbox.ts';
 import { type BenchSection, median, percentile } from './bench-section.ts';
 
 /** Logins per variant; interleaved so that drift hits every variant alike. */
@@ -36,25 +36,7 @@ const credentials = async () => ({
 const caPem = readFileSync(env.caPath, 'utf8');
 
 function targetFor(name: string, overrides: Partial<ResolvedTarget> = {}): ResolvedTarget {
-  const db = instance(name);
-  return {
-    name,
-    engine: db.engine,
-    host: db.host,
-    port: db.port,
-    database: name,
-    user: 'canary_iam',
-    region: db.region,
-    signingHost: db.host,
-    signingPort: db.port,
-    roles: [],
-    expect: 'connect',
-    query: 'SELECT 1',
-    timeoutMs: 10_000,
-    tls: { ca: env.caPath },
-    tags: {},
-    ...overrides,
-  };
+  return sandboxTarget(name, name, { timeoutMs: 10_000, ...overrides });
 }
 
 async function tokenFor(target: ResolvedTarget): Promise<string> {

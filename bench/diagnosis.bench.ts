@@ -9,7 +9,7 @@ import { RoleSessionCache } from '#shared/credentials/assume-role-chain.ts';
 import { createDiagnoser, type diagnoseFailure } from '#shared/diagnose/diagnose-failure.ts';
 import type { DiagnosisInput } from '#shared/diagnose/types.ts';
 import type { ResolvedTarget } from '#shared/report/types.ts';
-import { instance, readSandboxEnv } from '../test/support/sandbox.ts';
+import { readSandboxEnv, sandboxTarget } from '../test/support/sandbox.ts';
 import { type BenchSection, median, percentile } from './bench-section.ts';
 
 /** Checks per variant, interleaved so that drift hits every variant alike. */
@@ -33,25 +33,7 @@ const credentials = async () => ({
 });
 
 function targetFor(name: string, overrides: Partial<ResolvedTarget> = {}): ResolvedTarget {
-  const db = instance(name);
-  return {
-    name,
-    engine: db.engine,
-    host: db.host,
-    port: db.port,
-    database: name,
-    user: 'canary_iam',
-    region: db.region,
-    signingHost: db.host,
-    signingPort: db.port,
-    roles: [],
-    expect: 'connect',
-    query: 'SELECT 1',
-    timeoutMs: 10_000,
-    tls: { ca: env.caPath },
-    tags: {},
-    ...overrides,
-  };
+  return sandboxTarget(name, name, { timeoutMs: 10_000, ...overrides });
 }
 
 interface Variant {
